@@ -1,0 +1,11 @@
+# Copyright (c) ifam_mm contributors. All rights reserved.
+"""ifam_mm: two-stage hard-masked vision transformers for MMPretrain.
+
+Importing the package applies the stack fixes in :mod:`ifam_mm.compat` and
+registers every component into mmpretrain's registries.
+"""
+from . import compat  # noqa: F401  (must run before anything else)
+from . import engine, models  # noqa: F401
+from .version import __version__
+
+__all__ = ['__version__']
