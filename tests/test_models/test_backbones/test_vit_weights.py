@@ -27,9 +27,11 @@ def timm_reference(arch, **overrides):
     return model.eval()
 
 
-def reference_cls(model, images):
+def assert_same_cls(model, reference, img_size=56):
+    images = torch.rand(2, 3, img_size, img_size)
     with torch.no_grad():
-        return model.forward_features(images)[:, 0]
+        torch.testing.assert_close(model(images)[0],
+                                   reference.forward_features(images)[:, 0])
 
 
 def hard_mask_vit(arch, path, **overrides):
@@ -85,11 +87,7 @@ def test_original_dinov2_with_registers(tmp_path):
     reference = timm_reference(REG4)
     path = tmp_path / 'dinov2_reg4.pth'
     torch.save(to_original_dinov2(reference), path)
-    model = hard_mask_vit(REG4, path)
-    images = torch.rand(2, 3, 56, 56)
-    with torch.no_grad():
-        torch.testing.assert_close(model(images)[0],
-                                   reference_cls(reference, images))
+    assert_same_cls(hard_mask_vit(REG4, path), reference)
 
 
 def test_hugging_face_dinov2_without_registers(tmp_path):
@@ -98,10 +96,7 @@ def test_hugging_face_dinov2_without_registers(tmp_path):
     safetensors.torch.save_file(to_hf_dinov2(reference), str(path))
     model = hard_mask_vit(NO_REG, path)
     assert model.num_prefix_tokens == 1
-    images = torch.rand(2, 3, 56, 56)
-    with torch.no_grad():
-        torch.testing.assert_close(model(images)[0],
-                                   reference_cls(reference, images))
+    assert_same_cls(model, reference)
 
 
 def test_position_embedding_resampled_like_timm(tmp_path):
@@ -114,10 +109,7 @@ def test_position_embedding_resampled_like_timm(tmp_path):
         REG4, pretrained=True, num_classes=0,
         pretrained_cfg_overlay=dict(file=str(path)),
         **dict(SIZE, img_size=84)).eval()
-    images = torch.rand(2, 3, 84, 84)
-    with torch.no_grad():
-        torch.testing.assert_close(model(images)[0],
-                                   reference_cls(timm_loaded, images))
+    assert_same_cls(model, timm_loaded, img_size=84)
 
 
 def test_weights_survive_classifier_init_weights(tmp_path):
