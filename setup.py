@@ -9,10 +9,14 @@ import os.path as osp
 from setuptools import find_packages, setup
 
 
+def read_text(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def read_version() -> str:
     namespace: dict = {}
-    with open(osp.join('ifam_mm', 'version.py')) as f:
-        exec(f.read(), namespace)
+    exec(read_text(osp.join('ifam_mm', 'version.py')), namespace)
     return namespace['__version__']
 
 
@@ -42,7 +46,7 @@ setup(
     version=read_version(),
     description='Two-stage hard-masked vision transformers (iFAM) '
     'for MMPretrain',
-    long_description=open('README.md').read(),
+    long_description=read_text('README.md'),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     python_requires='>=3.10',

@@ -29,6 +29,8 @@ import torch.distributed as torch_dist
 import mmengine.config.config as mmengine_config
 import mmengine.dist.utils as mmengine_dist_utils
 from mmengine.logging import HistoryBuffer, print_log
+from mmengine.device import (is_cuda_available, is_mlu_available,
+                             is_musa_available, is_npu_available)
 from mmengine.model import MMDistributedDataParallel
 
 
@@ -59,8 +61,9 @@ def mmengine_checkpoint_globals() -> list:
 def _init_dist_pytorch_any_device(backend: str,
                                   init_backend: str = 'torch',
                                   **kwargs) -> None:
-    """mmengine's pytorch-launcher init, made to work without CUDA."""
-    if torch.cuda.is_available():
+    """mmengine's pytorch-launcher init, made to work without accelerator."""
+    if (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available()):
         return _original_init_dist_pytorch(
             backend, init_backend=init_backend, **kwargs)
     if backend != 'gloo':
