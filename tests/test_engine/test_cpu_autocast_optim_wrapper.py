@@ -1,7 +1,5 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
 import os.path as osp
-import subprocess
-import sys
 
 import torch
 import torch.nn as nn
@@ -37,18 +35,7 @@ def test_step_runs_under_bf16_autocast():
     assert not torch.equal(model.weight, before)
 
 
-def run_tool(script, args, cwd):
-    result = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', script)] + args,
-        cwd=cwd,
-        capture_output=True,
-        text=True)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out[-4000:]
-    return out
-
-
-def test_amp_train_and_test_tools(tmp_path):
+def test_amp_train_and_test_tools(tmp_path, run_tool):
     # 3 classes x 4 images with batch 6: 2 iterations.
     root = make_toy_classification_set(str(tmp_path / 'toy'), num_per_class=4)
     work_dir = str(tmp_path / 'work')

@@ -2,8 +2,6 @@
 """tools/train.py, --resume and tools/test.py, run as a user runs them."""
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
@@ -12,18 +10,6 @@ from ifam_mm.testing import make_toy_classification_set
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'hardmask_vit',
                   'hardmask-vit-tiny-p8_1xb16_toy.py')
-
-
-def run_tool(script, args, cwd):
-    """Run ``tools/<script>`` in a fresh interpreter; return its output."""
-    result = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', script)] + args,
-        cwd=cwd,
-        capture_output=True,
-        text=True)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out[-4000:]
-    return out
 
 
 @pytest.fixture(scope='module')
@@ -37,7 +23,7 @@ def data_options(tmp_path_factory):
     ] + ['train_dataloader.batch_size=6', 'default_hooks.logger.interval=1']
 
 
-def test_train_resume_then_test(tmp_path, data_options):
+def test_train_resume_then_test(tmp_path, data_options, run_tool):
     # cwd is outside the checkout: the tools find ifam_mm by themselves.
     # The config has num_workers=0, so this also fails if train.py defaults
     # persistent_workers to True (torch raises then).

@@ -126,9 +126,10 @@ def load_vit_weights(model: VisionTransformer, path: str,
     if is_hf_dinov2(state_dict):
         state_dict = hf_dinov2_to_original(state_dict)
     # The backbone has no classifier; a checkpoint's head is not an error.
+    classifier_keys = ('head.', 'fc_norm')
     state_dict = {
         k: v
-        for k, v in state_dict.items() if not k.startswith(('head.', 'fc_norm'))
+        for k, v in state_dict.items() if not k.startswith(classifier_keys)
     }
     fit_hint = (f'Weights file {path!r} does not fit HardMaskViT arch '
                 f'{arch!r} (embed_dim={model.embed_dim}, depth='

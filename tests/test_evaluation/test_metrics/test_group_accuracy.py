@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 import ifam_mm  # noqa: F401
 from ifam_mm.evaluation import GroupAccuracy
@@ -17,15 +16,6 @@ TRAIN_COUNTS = [3498, 184, 56, 1057]
 PRED = [0, 0, 0, 1, 1, 1, 0, 0]
 TARGET = [0, 0, 0, 0, 1, 1, 1, 1]
 GROUPS = [0, 0, 1, 1, 2, 2, 3, 3]
-
-
-@pytest.fixture
-def mm_warnings(caplog):
-    """Capture warnings sent to mmengine's logger (it does not propagate)."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def samples(pred=PRED, target=TARGET, groups=GROUPS, scores=True):

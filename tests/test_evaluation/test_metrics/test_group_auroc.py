@@ -4,7 +4,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 import ifam_mm  # noqa: F401
 from ifam_mm.evaluation import GroupAUROC
@@ -17,15 +16,6 @@ DEFAULT_ARGS = dict(type='GroupAUROC')
 SCORES = [0.9, 0.8, 0.3, 0.5, 0.7, 0.2, 0.6, 0.1]
 LABELS = [1, 1, 1, 1, 0, 0, 0, 0]
 GROUPS = [3, 3, 2, 2, 1, 1, 0, 0]
-
-
-@pytest.fixture
-def mm_warnings(caplog):
-    """Capture warnings sent to mmengine's logger (it does not propagate)."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def samples(scores=SCORES, labels=LABELS, groups=GROUPS, sigmoid=False):

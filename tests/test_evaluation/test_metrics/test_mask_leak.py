@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 import ifam_mm  # noqa: F401
 from ifam_mm.evaluation import MaskLeakMetric
@@ -12,15 +11,6 @@ from mmpretrain.structures import DataSample
 
 DEFAULT_ARGS = dict(type='MaskLeakMetric')
 NUM_TOKENS = 4
-
-
-@pytest.fixture
-def mm_warnings(caplog):
-    """Capture warnings sent to mmengine's logger (it does not propagate)."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def samples(kept_counts, attrs, dtype=torch.bool):

@@ -10,7 +10,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.dataset import DefaultSampler
-from mmengine.logging import MMLogger
 
 import ifam_mm  # noqa: F401
 from ifam_mm.evaluation.metrics.part_quality import (ForegroundIoU,
@@ -18,15 +17,6 @@ from ifam_mm.evaluation.metrics.part_quality import (ForegroundIoU,
                                                      PartNMIARI)
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import DataSample
-
-
-@pytest.fixture
-def mm_warnings(caplog):
-    """Capture warnings sent to mmengine's logger (it does not propagate)."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def make_sample(img_shape=(4, 4), **fields):
