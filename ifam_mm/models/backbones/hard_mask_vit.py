@@ -46,8 +46,8 @@ class HardMaskViT(BaseModule):
             Defaults to ``'none'``.
         out_type (str): ``'cls_token'`` returns ``(cls [B, D],)`` for stock
             mmpretrain heads; ``'featmap'`` returns
-            ``(patches [B, D, h, w],)``; ``'raw'`` returns ``(tokens [B, P + N, D],)``. Defaults to
-            ``'cls_token'``.
+            ``(patches [B, D, h, w],)``; ``'raw'`` returns
+            ``(tokens [B, P + N, D],)``. Defaults to ``'cls_token'``.
         prune_masked_tokens (bool): In eval mode with ``out_type='cls_token'``,
             drop masked tokens before the blocks (same output, less compute).
             Defaults to True.
