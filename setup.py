@@ -51,7 +51,11 @@ setup(
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     python_requires='>=3.10',
     install_requires=install_requires,
-    extras_require={'tests': ['pytest>=7']},
+    extras_require={
+        'tests': ['pytest>=7'],
+        # SIIM-ACR's original DICOM files; PNG copies need nothing extra.
+        'dicom': ['pydicom>=3'],
+    },
     license='Apache-2.0',
     zip_safe=False,
 )
