@@ -1,0 +1,2 @@
+# Copyright (c) ifam_mm contributors. All rights reserved.
+from .paper import *  # noqa: F401,F403
