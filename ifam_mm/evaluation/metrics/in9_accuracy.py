@@ -37,7 +37,9 @@ class IN9Accuracy(BaseMetric):
             -1), or the path of a JSON file in the ``in_to_in9.json`` format
             (``{"0": -1, ..., "999": -1}``). A predicted class above the
             mapping's range is an error: the mapping does not fit the model.
-            Defaults to None: the model already predicts the nine classes.
+            Defaults to None: the dataset's ``metainfo['in_to_in9']`` if it
+            has one (``ImageNet9(class_mapping=...)``), else the model
+            already predicts the nine classes.
         collect_device (str): Device for gathering results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Key prefix. Defaults to None, which uses
@@ -70,6 +72,12 @@ class IN9Accuracy(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.table = None if mapping is None else self.mapping_table(mapping)
 
+    def _mapping(self) -> Optional[np.ndarray]:
+        """The constructor's mapping, else the dataset's ``in_to_in9``."""
+        if self.table is None and 'in_to_in9' in (self.dataset_meta or {}):
+            self.table = self.mapping_table(self.dataset_meta['in_to_in9'])
+        return self.table
+
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Record the IN-9 prediction, label and variant of each sample.
 
@@ -81,10 +89,11 @@ class IN9Accuracy(BaseMetric):
             data_batch: A batch of data from the dataloader (unused).
             data_samples (Sequence[dict]): Model outputs as dicts.
         """
+        table = self._mapping()
         for sample in data_samples:
             pred = top1_label(sample, 'IN9Accuracy')
-            if self.table is not None:
-                pred = int(_map(self.table, np.array([pred]))[0])
+            if table is not None:
+                pred = int(_map(table, np.array([pred]))[0])
             self.results.append(
                 dict(
                     pred_label=pred,

@@ -106,3 +106,19 @@ def test_bad_inputs(mapping_file):
         IN9Accuracy(mapping=[0, 9])
     with pytest.raises(ValueError, match='outside the IN-9 mapping'):
         evaluate(dict(mapping=[-1] * 100))
+
+
+def test_mapping_falls_back_to_dataset_metainfo():
+    metric = METRICS.build(dict(type='IN9Accuracy'))
+    # ImageNet classes 0-3 -> IN-9 classes 1, 1, 2, -1.
+    metric.dataset_meta = dict(in_to_in9=(1, 1, 2, -1))
+    data = []
+    for pred, gt in ((1, 1), (2, 2), (0, 1), (3, 2)):
+        score = torch.zeros(4)
+        score[pred] = 1
+        sample = DataSample().set_pred_score(score).set_gt_label(gt)
+        sample.set_field('original', 'variant')
+        data.append(sample.to_dict())
+    metric.process(None, data)
+    # 1->1 right, 2->2 right, 0->1 right, 3->-1 wrong.
+    assert metric.evaluate(4)['in9/acc_original'] == pytest.approx(75.0)
