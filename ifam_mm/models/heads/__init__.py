@@ -1,4 +1,5 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
+from .masked_cls_head import MaskedClsHead
 from .pdiscoformer_head import PartOutputs, PDiscoFormerHead
 
-__all__ = ['PartOutputs', 'PDiscoFormerHead']
+__all__ = ['MaskedClsHead', 'PartOutputs', 'PDiscoFormerHead']

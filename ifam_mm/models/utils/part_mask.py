@@ -1,0 +1,77 @@
+# Copyright (c) ifam_mm contributors. All rights reserved.
+"""From stage-1 part maps to the token mask stage 2 sees."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def foreground_token_mask(logits: torch.Tensor,
+                          part_maps: Optional[torch.Tensor] = None,
+                          temperature: float = 1.0,
+                          part_dropout: float = 0.0,
+                          remove_parts: Sequence[int] = ()) -> torch.Tensor:
+    """Token mask: kept iff the token's part is a (kept) foreground part.
+
+    In training (``part_maps`` or a fresh Gumbel sample, with stage-2 part
+    dropout): the value is the hard decision ``max_{k<K} A_k > A_K`` and the
+    gradient is that of ``S = sum_{k<K} A_k`` (straight-through; method.md
+    §1.4). Dropped parts are zeroed and survivors are *not* rescaled; the
+    background is never dropped. At evaluation (``part_maps=None`` and no
+    dropout) the decision is the deterministic ``argmax logits < K``.
+
+    Args:
+        logits (torch.Tensor): ``-distance`` [B, K + 1, h, w], background
+            last.
+        part_maps (torch.Tensor, optional): The soft maps to threshold; None
+            draws a new Gumbel sample in training (``part_dropout > 0``) and
+            uses the noise-free argmax otherwise.
+        temperature (float): Gumbel-softmax temperature. Defaults to 1.
+        part_dropout (float): Stage-2 part dropout rate. Defaults to 0.
+        remove_parts (Sequence[int]): Foreground parts whose tokens become
+            background (test-time intervention). Defaults to ().
+
+    Returns:
+        torch.Tensor: Float mask [B, h, w]: exactly 0 or 1 in value; carries
+        the straight-through gradient when ``logits`` requires grad.
+    """
+    num_parts = logits.shape[1] - 1
+    bad = [p for p in remove_parts if not 0 <= p < num_parts]
+    if bad:
+        raise ValueError(f'remove_parts {bad} out of range: foreground parts '
+                         f'are 0..{num_parts - 1}.')
+    if part_maps is None and part_dropout == 0:
+        assignment = logits.argmax(dim=1)
+        keep = assignment < num_parts
+        for part in remove_parts:
+            keep &= assignment != part
+        return keep.to(logits.dtype)
+    if part_maps is None:
+        part_maps = F.gumbel_softmax(logits, tau=temperature, dim=1)
+    foreground, background = part_maps[:, :-1], part_maps[:, -1]
+    if part_dropout > 0:
+        # dropout2d zeroes (sample, part) channels and rescales the rest;
+        # multiplying back undoes the rescaling.
+        foreground = F.dropout2d(
+            foreground, p=part_dropout, training=True) * (1 - part_dropout)
+    if remove_parts:
+        keep_part = torch.ones(num_parts, device=logits.device)
+        keep_part[list(remove_parts)] = 0
+        foreground = foreground * keep_part[:, None, None]
+    hard = (foreground.amax(dim=1) > background).to(part_maps.dtype)
+    surrogate = foreground.sum(dim=1)
+    # Parenthesised so the value is exactly 0 or 1 (the reference's
+    # ``(1 - S) + S`` is 1 +- 1 ulp).
+    return hard + (surrogate - surrogate.detach())
+
+
+def resample_token_mask(mask: torch.Tensor, grid_size: Sequence[int]):
+    """Resample a [B, h, w] token mask to another patch grid (nearest).
+
+    A stage-2 token is kept iff the stage-1 token nearest to its centre is
+    kept (``nearest`` interpolation), which keeps the mask binary.
+    """
+    if tuple(mask.shape[-2:]) == tuple(grid_size):
+        return mask
+    return F.interpolate(mask[:, None], size=tuple(grid_size),
+                         mode='nearest')[:, 0]

@@ -1,0 +1,132 @@
+# Copyright (c) ifam_mm contributors. All rights reserved.
+import pytest
+import torch
+
+import ifam_mm  # noqa: F401
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+K, D, C = 4, 32, 3
+BACKBONE = dict(
+    type='HardMaskViT',
+    arch='vit_small_patch14_reg4_dinov2',
+    img_size=56,
+    patch_size=8,
+    embed_dim=D,
+    depth=2,
+    num_heads=2)
+MODEL = dict(
+    type='IFAMClassifier',
+    backbone=BACKBONE,
+    part_head=dict(
+        type='PDiscoFormerHead', num_classes=C, in_channels=D, num_parts=K),
+    head=dict(type='MaskedClsHead', num_classes=C, in_channels=D))
+
+
+def build(**kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(dict(MODEL, **kwargs))
+    model.init_weights()
+    return model
+
+
+def batch(size=4):
+    torch.manual_seed(1)
+    images = torch.rand(size, 3, 56, 56)
+    return images, [DataSample().set_gt_label(i % C) for i in range(size)]
+
+
+def test_one_training_step_names_every_term():
+    model = build()
+    losses = model(*batch(), mode='loss')
+    assert set(losses) == {
+        'loss_cls', 'loss_part_cls', 'loss_presence', 'loss_background',
+        'loss_total_variation', 'loss_entropy', 'loss_orthogonality',
+        'loss_equivariance', 'kept_fraction'
+    }
+    assert all(torch.isfinite(v) for v in losses.values())
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total.backward()
+    assert model.stage2_backbone.vit.blocks[0].attn.qkv.weight.grad.abs(
+    ).sum() > 0
+
+
+def test_stages_have_independent_weights():
+    model = build()
+    assert model.backbone is not model.stage2_backbone
+    assert model.backbone.out_type == 'featmap'
+    assert model.stage2_backbone.out_type == 'cls_token'
+    assert (model.backbone.vit.patch_embed.proj.weight.data_ptr() !=
+            model.stage2_backbone.vit.patch_embed.proj.weight.data_ptr())
+
+
+@pytest.mark.parametrize('mask_grad', ['straight_through', 'none'])
+def test_stage2_loss_reaches_stage1_only_with_straight_through(mask_grad):
+    model = build(backbone=dict(BACKBONE, mask_grad=mask_grad),
+                  equivariance=None)
+    model(*batch(), mode='loss')['loss_cls'].backward()
+    grad = model.part_head.prototypes.grad
+    if mask_grad == 'straight_through':
+        assert grad is not None and grad.abs().sum() > 0
+    else:
+        assert grad is None or grad.abs().sum() == 0
+
+
+def test_predict_stores_maps_and_the_mask_stage2_saw():
+    model = build().eval()
+    with torch.no_grad():
+        results = model(*batch(), mode='predict')
+    for sample in results:
+        assert sample.pred_score.shape == (C, )
+        assert sample.pred_part_map.shape == (7, 7)
+        assert sample.pred_token_mask.dtype == torch.bool
+        # Kept iff the token's part is a foreground part.
+        assert torch.equal(sample.pred_token_mask, sample.pred_part_map < K)
+
+
+def test_removing_a_part_drops_exactly_its_tokens():
+    images, samples = batch()
+    model = build().eval()
+    with torch.no_grad():
+        before = model(images, samples, mode='predict')
+        part_maps = torch.stack([s.pred_part_map for s in before])
+        masks = torch.stack([s.pred_token_mask for s in before])
+        part = int(part_maps[part_maps < K].mode().values)
+        model.test_cfg['remove_parts'] = [part]
+        after = torch.stack([
+            s.pred_token_mask
+            for s in model(images, batch()[1], mode='predict')
+        ])
+    assert torch.equal(masks & ~after, part_maps == part)
+    assert not (after & ~masks).any()
+    model.test_cfg['remove_parts'] = [K]
+    with pytest.raises(ValueError, match=r'out of range.*0\.\.3'):
+        model(images, batch()[1], mode='predict')
+
+
+def test_without_stage2_predicts_from_parts():
+    model = build(head=None, test_cfg=dict(predict_stage='stage1')).eval()
+    assert model.stage2_backbone is None
+    assert 'loss_cls' not in model(*batch(), mode='loss')
+    with torch.no_grad():
+        results = model(*batch(), mode='predict')
+    assert results[0].pred_score.shape == (C, )
+    with pytest.raises(ValueError, match='needs a stage-2 head'):
+        build(head=None)
+
+
+def test_stage2_may_use_another_patch_grid():
+    model = build(stage2_backbone=dict(BACKBONE, patch_size=14))
+    assert model.stage2_backbone.grid_size == (4, 4)
+    assert torch.isfinite(model(*batch(), mode='loss')['loss_cls'])
+    model.eval()
+    with torch.no_grad():
+        results = model(*batch(), mode='predict')
+    assert results[0].pred_token_mask.shape == (4, 4)
+
+
+def test_bad_config_values_are_clear_errors():
+    with pytest.raises(ValueError, match='mask_sample must be one of'):
+        build(train_cfg=dict(mask_sample='fresh'))
+    with pytest.raises(ValueError, match='predict_stage must be one of'):
+        build(test_cfg=dict(predict_stage='both'))
