@@ -17,6 +17,7 @@ from ..utils.vit_weights import load_vit_weights
 
 MASK_GRAD_MODES = ('none', 'straight_through')
 OUT_TYPES = ('cls_token', 'featmap', 'raw')
+TRAINABLE_WHEN_FROZEN = ('cls_token', 'reg_token', 'pos_embed')
 
 
 @MODELS.register_module()
@@ -51,6 +52,9 @@ class HardMaskViT(BaseModule):
         prune_masked_tokens (bool): In eval mode with ``out_type='cls_token'``,
             drop masked tokens before the blocks (same output, less compute).
             Defaults to True.
+        frozen (bool): Freeze every weight except the CLS/register tokens
+            and the position embedding (the paper's stage 1). Gradients
+            still flow *through* the frozen blocks. Defaults to False.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
         **timm_overrides: Passed to ``timm.create_model`` (``embed_dim``,
             ``depth``, ``num_heads``, ``patch_size``, ``drop_path_rate``...).
@@ -72,6 +76,7 @@ class HardMaskViT(BaseModule):
                  mask_grad: str = 'none',
                  out_type: str = 'cls_token',
                  prune_masked_tokens: bool = True,
+                 frozen: bool = False,
                  init_cfg: Optional[dict] = None,
                  **timm_overrides) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -108,6 +113,9 @@ class HardMaskViT(BaseModule):
         self.mask_grad = mask_grad
         self.out_type = out_type
         self.prune_masked_tokens = prune_masked_tokens
+        if frozen:
+            for name, param in self.vit.named_parameters():
+                param.requires_grad = name in TRAINABLE_WHEN_FROZEN
 
     @property
     def num_prefix_tokens(self) -> int:

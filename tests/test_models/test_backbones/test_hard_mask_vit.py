@@ -169,3 +169,13 @@ def test_bad_inputs_give_clear_errors():
         build(mask_grad='straight-through')
     with pytest.raises(ValueError, match='unknown timm arch'):
         build(arch='vit_nonexistent_patch14')
+
+
+def test_frozen_keeps_only_tokens_and_position_embedding_trainable():
+    model = build(frozen=True)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {'vit.cls_token', 'vit.reg_token', 'vit.pos_embed'}
+    out = model(torch.rand(2, 3, 56, 56))[0]
+    (out @ torch.randn(64)).sum().backward()
+    assert model.vit.pos_embed.grad.abs().sum() > 0  # through frozen blocks
+    assert model.vit.blocks[0].attn.qkv.weight.grad is None
