@@ -16,6 +16,7 @@ from ..utils.token_masking import (key_attention_mask, key_weighted_block,
 from ..utils.vit_weights import load_vit_weights
 
 MASK_GRAD_MODES = ('none', 'straight_through')
+MASK_MODES = ('hard', 'soft')
 OUT_TYPES = ('cls_token', 'featmap', 'raw')
 TRAINABLE_WHEN_FROZEN = ('cls_token', 'reg_token', 'pos_embed')
 
@@ -52,6 +53,10 @@ class HardMaskViT(BaseModule):
         prune_masked_tokens (bool): In eval mode with ``out_type='cls_token'``,
             drop masked tokens before the blocks (same output, less compute).
             Defaults to True.
+        mask_mode (str): ``'hard'``: a token is kept or not. ``'soft'``
+            (ablation): a float mask m weights every key, attention
+            ``softmax(s + log m)`` in fp32; no pruning, and ``mask_grad``
+            says whether m gets a gradient. Defaults to ``'hard'``.
         frozen (bool): Freeze every weight except the CLS/register tokens
             and the position embedding (the paper's stage 1). Gradients
             still flow *through* the frozen blocks. Defaults to False.
@@ -76,6 +81,7 @@ class HardMaskViT(BaseModule):
                  mask_grad: str = 'none',
                  out_type: str = 'cls_token',
                  prune_masked_tokens: bool = True,
+                 mask_mode: str = 'hard',
                  frozen: bool = False,
                  init_cfg: Optional[dict] = None,
                  **timm_overrides) -> None:
@@ -83,6 +89,13 @@ class HardMaskViT(BaseModule):
         if mask_grad not in MASK_GRAD_MODES:
             raise ValueError(f'mask_grad must be one of {MASK_GRAD_MODES}, '
                              f'got {mask_grad!r}.')
+        if mask_mode not in MASK_MODES:
+            raise ValueError(f'mask_mode must be one of {MASK_MODES}, got '
+                             f'{mask_mode!r}.')
+        if mask_mode == 'soft' and prune_masked_tokens:
+            raise ValueError(
+                "mask_mode='soft' cannot prune: no token is fully masked. "
+                'Set prune_masked_tokens=False.')
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type must be one of {OUT_TYPES}, got '
                              f'{out_type!r}.')
@@ -113,6 +126,7 @@ class HardMaskViT(BaseModule):
         self.mask_grad = mask_grad
         self.out_type = out_type
         self.prune_masked_tokens = prune_masked_tokens
+        self.mask_mode = mask_mode
         if frozen:
             for name, param in self.vit.named_parameters():
                 param.requires_grad = name in TRAINABLE_WHEN_FROZEN
@@ -175,13 +189,20 @@ class HardMaskViT(BaseModule):
 
     def _masked_blocks(self, tokens: torch.Tensor,
                        token_mask: torch.Tensor) -> torch.Tensor:
+        if self.mask_mode == 'soft':
+            weights = token_mask.float()
+            if self.mask_grad == 'none':
+                weights = weights.detach()
+            prefix = weights.new_ones(weights.shape[0],
+                                      self.num_prefix_tokens)
+            return self._key_weighted_blocks(
+                tokens, torch.cat([prefix, weights], dim=1))
         if (self.mask_grad == 'straight_through'
                 and token_mask.requires_grad and torch.is_grad_enabled()):
-            weights = straight_through_key_weights(token_mask,
-                                                   self.num_prefix_tokens)
-            for block in self.vit.blocks:
-                tokens = key_weighted_block(block, tokens, weights)
-            return tokens
+            return self._key_weighted_blocks(
+                tokens,
+                straight_through_key_weights(token_mask,
+                                             self.num_prefix_tokens))
         # Binarising detaches a float mask: 'none' reproduces the reference.
         keep = token_mask if token_mask.dtype == torch.bool else (
             token_mask > 0.5)
@@ -192,6 +213,12 @@ class HardMaskViT(BaseModule):
         attn_mask = key_attention_mask(keep, self.num_prefix_tokens)
         for block in self.vit.blocks:
             tokens = block(tokens, attn_mask=attn_mask)
+        return tokens
+
+    def _key_weighted_blocks(self, tokens: torch.Tensor,
+                             weights: torch.Tensor) -> torch.Tensor:
+        for block in self.vit.blocks:
+            tokens = key_weighted_block(block, tokens, weights)
         return tokens
 
     def _format_output(self, tokens: torch.Tensor) -> Tuple[torch.Tensor]:

@@ -10,7 +10,8 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from ..heads.pdiscoformer_head import PartOutputs
-from ..utils.part_mask import foreground_token_mask, resample_token_mask
+from ..utils.part_mask import (foreground_token_mask, resample_token_mask,
+                               soft_foreground_mask)
 
 MASK_SAMPLES = ('shared', 'independent')
 PREDICT_STAGES = ('stage2', 'stage1')
@@ -161,13 +162,20 @@ class IFAMClassifier(BaseClassifier):
               part_maps: Optional[torch.Tensor] = None,
               part_dropout: float = 0.0) -> torch.Tensor:
         """Stage-2 token mask [B, N] from stage-1 outputs."""
-        remove = [] if self.training else self.test_cfg['remove_parts']
-        mask = foreground_token_mask(
-            parts.logits,
-            part_maps=part_maps,
-            temperature=self.part_head.temperature,
-            part_dropout=part_dropout,
-            remove_parts=remove)
+        if self.stage2_backbone.mask_mode == 'soft':
+            mask = soft_foreground_mask(
+                parts.logits,
+                part_maps=part_maps,
+                temperature=self.part_head.temperature,
+                part_dropout=part_dropout)
+        else:
+            remove = [] if self.training else self.test_cfg['remove_parts']
+            mask = foreground_token_mask(
+                parts.logits,
+                part_maps=part_maps,
+                temperature=self.part_head.temperature,
+                part_dropout=part_dropout,
+                remove_parts=remove)
         mask = resample_token_mask(mask, self.stage2_backbone.grid_size)
         return mask.flatten(1)
 

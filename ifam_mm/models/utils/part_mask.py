@@ -75,3 +75,28 @@ def resample_token_mask(mask: torch.Tensor, grid_size: Sequence[int]):
         return mask
     return F.interpolate(mask[:, None], size=tuple(grid_size),
                          mode='nearest')[:, 0]
+
+
+def soft_foreground_mask(logits: torch.Tensor,
+                         part_maps: Optional[torch.Tensor] = None,
+                         temperature: float = 1.0,
+                         part_dropout: float = 0.0) -> torch.Tensor:
+    """Soft-mask ablation: the largest foreground probability per token.
+
+    Args:
+        logits (torch.Tensor): ``-distance`` [B, K + 1, h, w].
+        part_maps (torch.Tensor, optional): Soft maps; None uses the
+            noise-free softmax of ``logits``.
+        temperature (float): Softmax temperature. Defaults to 1.
+        part_dropout (float): Stage-2 part dropout rate (training).
+
+    Returns:
+        torch.Tensor: [B, h, w] in [0, 1], differentiable.
+    """
+    if part_maps is None:
+        part_maps = (logits / temperature).softmax(dim=1)
+    foreground = part_maps[:, :-1]
+    if part_dropout > 0:
+        foreground = F.dropout2d(
+            foreground, p=part_dropout, training=True) * (1 - part_dropout)
+    return foreground.amax(dim=1)

@@ -80,8 +80,9 @@ def key_weighted_attention(attn: nn.Module, x: torch.Tensor,
 
     ``a_ij = m_j exp(s_ij) / sum_k m_k exp(s_ik)``: with m in {0, 1} this is
     exactly hard key masking, and d a / d m_j is finite even where m_j = 0
-    (a ``log(m)`` bias would give 0 * inf there). Computed in fp32 so it is
-    safe under fp16/bf16 autocast.
+    (a ``log(m)`` bias would give 0 * inf there); with soft m it is the
+    soft-mask ablation ``softmax(s + log m)``. Computed in fp32 so it is
+    safe under fp16/bf16 autocast (where ``log(m + eps)`` underflows).
 
     Args:
         attn (nn.Module): A timm ``Attention`` whose weights are used.
@@ -98,10 +99,11 @@ def key_weighted_attention(attn: nn.Module, x: torch.Tensor,
     scores = (q.float() * attn.scale) @ k.float().transpose(-2, -1)
 
     weights = key_weights.float()[:, None, None, :]
-    visible = weights > 0.5
-    # Subtract the row max over *visible* keys (prefix tokens guarantee one);
-    # clamping at 0 only affects masked keys scoring above it, whose forward
-    # weight is 0, and keeps exp() from overflowing there.
+    visible = weights > 0
+    # Subtract the row max over keys with non-zero weight (prefix tokens
+    # guarantee one); clamping at 0 only affects zero-weight keys scoring
+    # above it, whose forward weight is 0, and keeps exp() from overflowing
+    # there. With soft weights in (0, 1] this is a plain softmax(s + log m).
     row_max = scores.masked_fill(~visible, float('-inf')).amax(
         dim=-1, keepdim=True).detach()
     numerator = weights * torch.exp((scores - row_max).clamp(max=0))

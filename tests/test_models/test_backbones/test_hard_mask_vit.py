@@ -179,3 +179,26 @@ def test_frozen_keeps_only_tokens_and_position_embedding_trainable():
     (out @ torch.randn(64)).sum().backward()
     assert model.vit.pos_embed.grad.abs().sum() > 0  # through frozen blocks
     assert model.vit.blocks[0].attn.qkv.weight.grad is None
+
+
+def test_soft_mask_mode():
+    soft = build(mask_mode='soft', prune_masked_tokens=False,
+                 mask_grad='straight_through').eval()
+    hard = build().eval()
+    images = torch.rand(3, 3, 56, 56)
+    mask = random_mask(soft, batch=3)
+    with torch.no_grad():
+        # Binary weights reproduce hard masking; all ones is no mask.
+        torch.testing.assert_close(
+            soft(images, mask.float())[0], hard(images, mask)[0],
+            atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            soft(images, torch.ones(3, 16))[0], hard(images)[0],
+            atol=1e-5, rtol=1e-5)
+    weights = torch.full((3, 16), 0.3, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = soft(images, weights)[0]
+    (out.float() @ torch.randn(64)).sum().backward()
+    assert torch.isfinite(weights.grad).all() and weights.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='cannot prune'):
+        build(mask_mode='soft')

@@ -130,3 +130,16 @@ def test_bad_config_values_are_clear_errors():
         build(train_cfg=dict(mask_sample='fresh'))
     with pytest.raises(ValueError, match='predict_stage must be one of'):
         build(test_cfg=dict(predict_stage='both'))
+
+
+def test_soft_mask_ablation_trains_stage1_through_the_mask():
+    soft_stage2 = dict(BACKBONE, mask_mode='soft', prune_masked_tokens=False,
+                       mask_grad='straight_through')
+    model = build(stage2_backbone=soft_stage2, equivariance=None)
+    losses = model(*batch(), mode='loss')
+    assert 0 < losses['kept_fraction'] < 1  # soft values, not 0/1
+    losses['loss_cls'].backward()
+    assert model.part_head.prototypes.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        assert model(*batch(), mode='predict')[0].pred_score.shape == (C, )
