@@ -100,3 +100,21 @@ def soft_foreground_mask(logits: torch.Tensor,
         foreground = F.dropout2d(
             foreground, p=part_dropout, training=True) * (1 - part_dropout)
     return foreground.amax(dim=1)
+
+
+def pixel_to_token_mask(masks: torch.Tensor, grid_size: Sequence[int],
+                        threshold: float = 0.5) -> torch.Tensor:
+    """Pixel masks [B, H, W] -> token masks [B, h, w] (bool).
+
+    A token is kept iff at least ``threshold`` of its pixels are set (the
+    ``>= 50 %`` rule of our evaluation docs); H and W must be multiples of
+    the grid, as they are for a ViT's patches.
+    """
+    height, width = masks.shape[-2:]
+    h, w = grid_size
+    if height % h or width % w:
+        raise ValueError(f'Mask size {(height, width)} is not a multiple of '
+                         f'the patch grid {tuple(grid_size)}.')
+    fraction = F.avg_pool2d(
+        masks[:, None].float(), kernel_size=(height // h, width // w))
+    return fraction[:, 0] >= threshold
