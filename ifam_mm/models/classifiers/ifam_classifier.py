@@ -4,6 +4,7 @@ import copy
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mmpretrain.models.classifiers import BaseClassifier
@@ -15,6 +16,16 @@ from ..utils.part_mask import (foreground_token_mask, resample_token_mask,
 
 MASK_SAMPLES = ('shared', 'independent')
 PREDICT_STAGES = ('stage2', 'stage1')
+
+
+def _fit(images: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
+    """Resize images to a backbone's input size (stages may differ)."""
+    size = tuple(backbone.vit.patch_embed.img_size)
+    if tuple(images.shape[-2:]) == size:
+        return images
+    return F.interpolate(
+        images, size=size, mode='bilinear', align_corners=False,
+        antialias=True)
 
 
 def _build(cfg, **overrides) -> nn.Module:
@@ -124,16 +135,20 @@ class IFAMClassifier(BaseClassifier):
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
         """Stage-2 CLS features for the eval-time mask (stage-1 patch map
         when there is no stage 2)."""
-        parts = self.part_head(self.backbone(inputs))
+        parts = self._stage1(inputs)
         if self.stage2_backbone is None:
-            return self.backbone(inputs)
-        return self.stage2_backbone(inputs, token_mask=self._mask(parts))
+            return self.backbone(_fit(inputs, self.backbone))
+        return self.stage2_backbone(
+            _fit(inputs, self.stage2_backbone), token_mask=self._mask(parts))
+
+    def _stage1(self, inputs: torch.Tensor) -> PartOutputs:
+        return self.part_head(self.backbone(_fit(inputs, self.backbone)))
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
         """Every term under its own key: ``loss_cls`` (stage 2),
         ``loss_part_cls`` (stage 1) and ``loss_<name>`` per shaping loss."""
-        parts = self.part_head(self.backbone(inputs))
+        parts = self._stage1(inputs)
         losses = self.part_head.loss_by_outputs(parts, data_samples)
         if self.equivariance is not None:
             losses['loss_equivariance'] = self._equivariance_loss(
@@ -144,13 +159,15 @@ class IFAMClassifier(BaseClassifier):
                 parts,
                 part_maps=parts.part_maps if shared else None,
                 part_dropout=self.train_cfg['mask_part_dropout'])
-            feats = self.stage2_backbone(inputs, token_mask=mask)
+            feats = self.stage2_backbone(
+                _fit(inputs, self.stage2_backbone), token_mask=mask)
             losses.update(self.head.loss(feats, data_samples))
             losses['kept_fraction'] = mask.detach().mean()
         return losses
 
     def _equivariance_loss(self, inputs: torch.Tensor,
                            parts: PartOutputs) -> torch.Tensor:
+        inputs = _fit(inputs, self.backbone)
         params = self.equivariance.sample(inputs.shape[-2:])
         moved = self.equivariance.transform_images(inputs, params)
         moved_parts = self.part_head(self.backbone(moved))
@@ -186,13 +203,14 @@ class IFAMClassifier(BaseClassifier):
         """Predict and store ``pred_part_map`` ([h, w] long, K =
         background) and ``pred_token_mask`` ([h, w] bool on stage 2's grid:
         the tokens stage 2 saw) on each sample."""
-        parts = self.part_head(self.backbone(inputs))
+        parts = self._stage1(inputs)
         results = self.part_head.predict_by_outputs(parts, data_samples)
         if self.head is None:
             return results
         mask = self._mask(parts)
         if self.test_cfg['predict_stage'] == 'stage2':
-            feats = self.stage2_backbone(inputs, token_mask=mask)
+            feats = self.stage2_backbone(
+                _fit(inputs, self.stage2_backbone), token_mask=mask)
             results = self.head.predict(feats, results)
         grid = self.stage2_backbone.grid_size
         for sample, keep in zip(results, mask.reshape(-1, *grid)):

@@ -143,3 +143,17 @@ def test_soft_mask_ablation_trains_stage1_through_the_mask():
     model.eval()
     with torch.no_grad():
         assert model(*batch(), mode='predict')[0].pred_score.shape == (C, )
+
+
+def test_stages_may_differ_in_input_resolution():
+    """A light stage-1 selector at low resolution, a heavier stage 2."""
+    model = build(backbone=dict(BACKBONE, img_size=32),
+                  stage2_backbone=dict(BACKBONE))
+    assert model.backbone.grid_size == (4, 4)
+    assert model.stage2_backbone.grid_size == (7, 7)
+    assert torch.isfinite(model(*batch(), mode='loss')['loss_cls'])
+    model.eval()
+    with torch.no_grad():
+        results = model(*batch(), mode='predict')
+    assert results[0].pred_part_map.shape == (4, 4)
+    assert results[0].pred_token_mask.shape == (7, 7)
