@@ -13,6 +13,7 @@ from mmpretrain.structures import DataSample
 from ..heads.pdiscoformer_head import PartOutputs
 from ..utils.part_mask import (foreground_token_mask, resample_token_mask,
                                soft_foreground_mask)
+from ..utils.token_thresholds import load_token_thresholds
 
 MASK_SAMPLES = ('shared', 'independent')
 PREDICT_STAGES = ('stage2', 'stage1')
@@ -63,8 +64,10 @@ class IFAMClassifier(BaseClassifier):
             ``'independent'``: a fresh Gumbel sample, as the reference) and
             ``mask_part_dropout`` (stage-2 part dropout, default 0.3).
         test_cfg (dict, optional): ``predict_stage`` (``'stage2'`` default
-            or ``'stage1'``) and ``remove_parts`` (foreground parts whose
-            tokens become background for stage 2).
+            or ``'stage1'``), ``remove_parts`` (foreground parts whose
+            tokens become background for stage 2) and ``token_thresholds``
+            (a calibrated JSON file: tokens farther from their part's
+            prototype than its threshold become background).
         data_preprocessor (dict, optional): Defaults to
             ``ClsDataPreprocessor``.
         init_cfg (dict, optional): Defaults to None.
@@ -90,7 +93,8 @@ class IFAMClassifier(BaseClassifier):
             init_cfg=init_cfg, data_preprocessor=data_preprocessor)
         self.train_cfg = dict(mask_sample='shared', mask_part_dropout=0.3)
         self.train_cfg.update(train_cfg or {})
-        self.test_cfg = dict(predict_stage='stage2', remove_parts=[])
+        self.test_cfg = dict(
+            predict_stage='stage2', remove_parts=[], token_thresholds=None)
         self.test_cfg.update(test_cfg or {})
         self._check_cfgs(head)
 
@@ -154,10 +158,14 @@ class IFAMClassifier(BaseClassifier):
             losses['loss_equivariance'] = self._equivariance_loss(
                 inputs, parts)
         if self.head is not None:
-            shared = self.train_cfg['mask_sample'] == 'shared'
+            if self.train_cfg['mask_sample'] == 'shared':
+                part_maps = parts.part_maps
+            else:
+                part_maps = F.gumbel_softmax(
+                    parts.logits, tau=self.part_head.temperature, dim=1)
             mask = self._mask(
                 parts,
-                part_maps=parts.part_maps if shared else None,
+                part_maps=part_maps,
                 part_dropout=self.train_cfg['mask_part_dropout'])
             feats = self.stage2_backbone(
                 _fit(inputs, self.stage2_backbone), token_mask=mask)
@@ -185,16 +193,27 @@ class IFAMClassifier(BaseClassifier):
                 part_maps=part_maps,
                 temperature=self.part_head.temperature,
                 part_dropout=part_dropout)
+        elif self.training:
+            mask = foreground_token_mask(
+                parts.logits, part_maps=part_maps, part_dropout=part_dropout)
         else:
-            remove = [] if self.training else self.test_cfg['remove_parts']
             mask = foreground_token_mask(
                 parts.logits,
-                part_maps=part_maps,
-                temperature=self.part_head.temperature,
-                part_dropout=part_dropout,
-                remove_parts=remove)
+                remove_parts=self.test_cfg['remove_parts'],
+                max_distance=self._token_thresholds())
         mask = resample_token_mask(mask, self.stage2_backbone.grid_size)
         return mask.flatten(1)
+
+    def _token_thresholds(self) -> Optional[torch.Tensor]:
+        """The thresholds of ``test_cfg.token_thresholds``, read once."""
+        path = self.test_cfg.get('token_thresholds')
+        if not path:
+            return None
+        if getattr(self, '_thresholds_path', None) != path:
+            self._thresholds = load_token_thresholds(
+                path, self.part_head.num_parts)
+            self._thresholds_path = path
+        return self._thresholds
 
     def predict(self,
                 inputs: torch.Tensor,

@@ -8,28 +8,32 @@ import torch.nn.functional as F
 
 def foreground_token_mask(logits: torch.Tensor,
                           part_maps: Optional[torch.Tensor] = None,
-                          temperature: float = 1.0,
                           part_dropout: float = 0.0,
-                          remove_parts: Sequence[int] = ()) -> torch.Tensor:
+                          remove_parts: Sequence[int] = (),
+                          max_distance: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
     """Token mask: kept iff the token's part is a (kept) foreground part.
 
-    In training (``part_maps`` or a fresh Gumbel sample, with stage-2 part
-    dropout): the value is the hard decision ``max_{k<K} A_k > A_K`` and the
-    gradient is that of ``S = sum_{k<K} A_k`` (straight-through; method.md
-    §1.4). Dropped parts are zeroed and survivors are *not* rescaled; the
-    background is never dropped. At evaluation (``part_maps=None`` and no
-    dropout) the decision is the deterministic ``argmax logits < K``.
+    In training (soft ``part_maps``, optionally with stage-2 part dropout):
+    the value is the hard decision ``max_{k<K} A_k > A_K`` and the gradient
+    is that of ``S = sum_{k<K} A_k`` (straight-through; method.md §1.4).
+    Dropped parts are zeroed and survivors are *not* rescaled; the
+    background is never dropped. At evaluation (``part_maps=None``) the
+    decision is the deterministic ``argmax logits < K``.
 
     Args:
         logits (torch.Tensor): ``-distance`` [B, K + 1, h, w], background
             last.
-        part_maps (torch.Tensor, optional): The soft maps to threshold; None
-            draws a new Gumbel sample in training (``part_dropout > 0``) and
-            uses the noise-free argmax otherwise.
-        temperature (float): Gumbel-softmax temperature. Defaults to 1.
-        part_dropout (float): Stage-2 part dropout rate. Defaults to 0.
+        part_maps (torch.Tensor, optional): Soft maps (training); None
+            uses the noise-free argmax of ``logits`` (evaluation).
+        part_dropout (float): Stage-2 part dropout rate; needs
+            ``part_maps``. Defaults to 0.
         remove_parts (Sequence[int]): Foreground parts whose tokens become
             background (test-time intervention). Defaults to ().
+        max_distance (torch.Tensor, optional): [K] per-part thresholds
+            (evaluation only): a token whose squared distance to its
+            assigned part's prototype exceeds that part's threshold becomes
+            background (token-removal intervention). Defaults to None.
 
     Returns:
         torch.Tensor: Float mask [B, h, w]: exactly 0 or 1 in value; carries
@@ -40,14 +44,19 @@ def foreground_token_mask(logits: torch.Tensor,
     if bad:
         raise ValueError(f'remove_parts {bad} out of range: foreground parts '
                          f'are 0..{num_parts - 1}.')
-    if part_maps is None and part_dropout == 0:
+    if part_maps is None:
+        if part_dropout > 0:
+            raise ValueError('Stage-2 part dropout needs soft part_maps.')
         assignment = logits.argmax(dim=1)
         keep = assignment < num_parts
         for part in remove_parts:
             keep &= assignment != part
+        if max_distance is not None:
+            distance = -logits.gather(1, assignment[:, None])[:, 0]
+            limit = max_distance.to(logits.device)[assignment.clamp(
+                max=num_parts - 1)]
+            keep &= distance <= limit
         return keep.to(logits.dtype)
-    if part_maps is None:
-        part_maps = F.gumbel_softmax(logits, tau=temperature, dim=1)
     foreground, background = part_maps[:, :-1], part_maps[:, -1]
     if part_dropout > 0:
         # dropout2d zeroes (sample, part) channels and rescales the rest;

@@ -1,4 +1,6 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
+import json
+
 import pytest
 import torch
 
@@ -157,3 +159,62 @@ def test_stages_may_differ_in_input_resolution():
         results = model(*batch(), mode='predict')
     assert results[0].pred_part_map.shape == (4, 4)
     assert results[0].pred_token_mask.shape == (7, 7)
+
+
+def write_thresholds(path, thresholds, num_parts=K, statistic='distance'):
+    path.write_text(json.dumps(dict(
+        num_parts=num_parts, statistic=statistic, quantile=0.97,
+        checkpoint='epoch_1.pth', thresholds=thresholds)))
+    return str(path)
+
+
+def test_token_thresholds_drop_far_tokens_of_each_part(tmp_path):
+    images, samples = batch()
+    model = build().eval()
+    with torch.no_grad():
+        parts = model._stage1(images)
+        base = model(images, samples, mode='predict')
+        distance = -parts.logits.gather(1, parts.assignment[:, None])[:, 0]
+        assignment = parts.assignment
+        # The commonest part's threshold at its median distance; the
+        # others infinite.
+        part = int(assignment[assignment < K].mode().values)
+        median = distance[assignment == part].median().item()
+        thresholds = [1e30] * K
+        thresholds[part] = median
+        model.test_cfg['token_thresholds'] = write_thresholds(
+            tmp_path / 'q.json', thresholds)
+        after = model(images, batch()[1], mode='predict')
+    before = torch.stack([s.pred_token_mask for s in base])
+    kept = torch.stack([s.pred_token_mask for s in after])
+    dropped = (assignment == part) & (distance > median)
+    assert dropped.any()
+    assert torch.equal(before & ~kept, dropped)
+
+
+@pytest.mark.parametrize('content,message', [
+    (dict(num_parts=K + 1), r'calibrated for K=5 parts; the model has K=4'),
+    (dict(statistic='dot_product'), "holds 'dot_product' thresholds"),
+    (dict(thresholds=[1.0]), 'must be 4 numbers'),
+])
+def test_bad_token_threshold_files_are_clear_errors(tmp_path, content,
+                                                    message):
+    record = dict(num_parts=K, statistic='distance', thresholds=[1.0] * K)
+    record.update(content)
+    path = tmp_path / 'bad.json'
+    path.write_text(json.dumps(record))
+    model = build(test_cfg=dict(token_thresholds=str(path))).eval()
+    with pytest.raises(ValueError, match=message):
+        model(*batch(), mode='predict')
+    model.test_cfg['token_thresholds'] = str(tmp_path / 'absent.json')
+    with pytest.raises(FileNotFoundError, match='calibrate_thresholds'):
+        model(*batch(), mode='predict')
+
+
+def test_independent_mask_sample_without_dropout_still_trains_stage1():
+    model = build(
+        stage2_backbone=dict(BACKBONE, mask_grad='straight_through'),
+        train_cfg=dict(mask_sample='independent', mask_part_dropout=0.0),
+        equivariance=None)
+    model(*batch(), mode='loss')['loss_cls'].backward()
+    assert model.part_head.prototypes.grad.abs().sum() > 0
