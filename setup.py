@@ -36,6 +36,11 @@ install_requires = [
     'opencv-python',
     'numpy',
     'safetensors',
+    # SpuriousShapes: bundled CC0 textures (grass, brick, gravel).
+    'scikit-image>=0.26',
+    # SpuriousShapes' optional animal silhouettes; the reader checks this
+    # exact file layout (and never unpickles it).
+    'animal-shape-mnist==0.39',
     # setuptools>=81 has no pkg_resources, which mmengine needs to resolve
     # ``_base_ = 'mmpretrain::...'`` (ifam_mm.compat also shims it).
     'setuptools<81',
