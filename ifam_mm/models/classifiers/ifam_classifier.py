@@ -188,6 +188,12 @@ class IFAMClassifier(BaseClassifier):
               part_dropout: float = 0.0) -> torch.Tensor:
         """Stage-2 token mask [B, N] from stage-1 outputs."""
         if self.stage2_backbone.mask_mode == 'soft':
+            if not self.training and (self.test_cfg['remove_parts']
+                                      or self.test_cfg['token_thresholds']):
+                raise ValueError(
+                    'Part and token removal act on hard masks; the soft-mask '
+                    "ablation (mask_mode='soft') has none. Unset "
+                    'test_cfg.remove_parts / token_thresholds.')
             mask = soft_foreground_mask(
                 parts.logits,
                 part_maps=part_maps,

@@ -145,6 +145,9 @@ def test_soft_mask_ablation_trains_stage1_through_the_mask():
     model.eval()
     with torch.no_grad():
         assert model(*batch(), mode='predict')[0].pred_score.shape == (C, )
+    model.test_cfg['remove_parts'] = [0]
+    with pytest.raises(ValueError, match='act on hard masks'):
+        model(*batch(), mode='predict')
 
 
 def test_stages_may_differ_in_input_resolution():
