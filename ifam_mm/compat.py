@@ -13,11 +13,14 @@ gets them. Each fix is narrow and documented in ``docs/compat.md``:
   ``torch.cuda.set_device`` and uses the config's backend (``nccl``), and the
   Runner passes ``device_ids=[LOCAL_RANK]`` to DDP. Without CUDA we skip
   ``set_device``, use ``gloo`` and give DDP ``device_ids=None``, so the same
-  command trains on GPUs and on a CPU-only machine.
+  command trains on GPUs and on a CPU-only machine. The process group is
+  destroyed at exit: mmengine never does, and a gloo worker can then abort
+  ("terminate called without an active exception") while its threads live.
 * **No pkg_resources.** setuptools>=81 dropped it; mmengine uses it to resolve
   ``mmpretrain::`` base configs. setup.py pins setuptools<81; if a newer one
   is installed anyway, mmengine's two lookups are replaced by importlib ones.
 """
+import atexit
 import importlib.util
 import os.path as osp
 from importlib import metadata
@@ -88,6 +91,11 @@ def _ddp_init_any_device(self, module, detect_anomalous_params=False,
         **kwargs)
 
 
+def _release_process_group() -> None:
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
 def _is_installed(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
@@ -117,5 +125,6 @@ _original_ddp_init = MMDistributedDataParallel.__init__
 torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
 mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch_any_device
 MMDistributedDataParallel.__init__ = _ddp_init_any_device
+atexit.register(_release_process_group)
 if importlib.util.find_spec('pkg_resources') is None:
     use_importlib_package_lookup()
