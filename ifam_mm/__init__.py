@@ -5,7 +5,7 @@ Importing the package applies the stack fixes in :mod:`ifam_mm.compat` and
 registers every component into mmpretrain's registries.
 """
 from . import compat  # noqa: F401  (must run before anything else)
-from . import datasets, engine, evaluation, models  # noqa: F401
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

@@ -22,6 +22,9 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+# ifam_mm: --remove-parts / --token-thresholds into the config.
+from ifam_mm.interventions.config import set_interventions  # noqa: E402
+
 
 def parse_args():
     parser = argparse.ArgumentParser(
@@ -47,6 +50,20 @@ def parse_args():
         'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
+    # ifam_mm: test-time interventions of iFAM models (docs/interventions.md).
+    parser.add_argument(
+        '--remove-parts',
+        type=int,
+        nargs='+',
+        metavar='PART',
+        help='iFAM: foreground parts whose tokens become background for '
+        'stage 2 (sets model.test_cfg.remove_parts)')
+    parser.add_argument(
+        '--token-thresholds',
+        metavar='FILE',
+        help='iFAM: a file of tools/calibrate_thresholds.py; tokens past '
+        "their part's threshold become background (sets "
+        'model.test_cfg.token_thresholds)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -121,6 +138,10 @@ def merge_args(cfg, args):
                 'No CUDA device: --amp tests under bfloat16 CPU autocast; '
                 'predicted scores are bfloat16 tensors.',
                 logger='current')
+
+    # ifam_mm: before TTA, which wraps cfg.model; an error for non-iFAM
+    # models.
+    set_interventions(cfg, args.remove_parts, args.token_thresholds)
 
     # -------------------- visualization --------------------
     if args.show or (args.show_dir is not None):

@@ -9,7 +9,7 @@
 #   model.stage2_backbone.mask_grad   'none' or 'straight_through'
 #   train_cfg.max_epochs              length of training
 _base_ = [
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
     '../_base_/models/ifam_vit-tiny-p8.py',
     '../_base_/datasets/spurious_shapes.py',
     '../_base_/schedules/ifam_toy_adamw-coslr-10e.py',

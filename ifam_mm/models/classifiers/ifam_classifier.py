@@ -11,12 +11,18 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from ..heads.pdiscoformer_head import PartOutputs
-from ..utils.part_mask import (foreground_token_mask, resample_token_mask,
+from ..utils.checkpoint_check import register_checkpoint_check
+from ..utils.config_checks import check_stages_fit
+from ..utils.part_mask import (check_remove_parts, foreground_token_mask,
+                               reference_dot_logits, resample_token_mask,
                                soft_foreground_mask)
-from ..utils.token_thresholds import load_token_thresholds
+from ..utils.token_thresholds import (load_token_thresholds,
+                                      prototype_dots, prototype_fingerprint)
 
 MASK_SAMPLES = ('shared', 'independent')
 PREDICT_STAGES = ('stage2', 'stage1')
+# test_cfg.token_threshold_mode -> the statistic its threshold files hold.
+THRESHOLD_STATISTICS = dict(distance='distance', reference_dot='dot')
 
 
 def _fit(images: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
@@ -65,9 +71,12 @@ class IFAMClassifier(BaseClassifier):
             ``mask_part_dropout`` (stage-2 part dropout, default 0.3).
         test_cfg (dict, optional): ``predict_stage`` (``'stage2'`` default
             or ``'stage1'``), ``remove_parts`` (foreground parts whose
-            tokens become background for stage 2) and ``token_thresholds``
-            (a calibrated JSON file: tokens farther from their part's
-            prototype than its threshold become background).
+            tokens become background for stage 2), ``token_thresholds``
+            (a file of ``tools/calibrate_thresholds.py``: tokens farther
+            from their part's prototype than its threshold become
+            background) and ``token_threshold_mode`` (``'distance'``, the
+            paper, default; ``'reference_dot'``: the reference code's
+            dot-product thresholds and logits). See docs/interventions.md.
         data_preprocessor (dict, optional): Defaults to
             ``ClsDataPreprocessor``.
         init_cfg (dict, optional): Defaults to None.
@@ -94,12 +103,17 @@ class IFAMClassifier(BaseClassifier):
         self.train_cfg = dict(mask_sample='shared', mask_part_dropout=0.3)
         self.train_cfg.update(train_cfg or {})
         self.test_cfg = dict(
-            predict_stage='stage2', remove_parts=[], token_thresholds=None)
+            predict_stage='stage2',
+            remove_parts=[],
+            token_thresholds=None,
+            token_threshold_mode='distance')
         self.test_cfg.update(test_cfg or {})
         self._check_cfgs(head)
 
         self.backbone = _build(backbone, out_type='featmap')
         self.part_head = _build(part_head)
+        # Fails at build time, before any data is read.
+        self._check_interventions()
         self.equivariance = (None if equivariance is None else
                              _build(equivariance))
         if head is None:
@@ -109,6 +123,8 @@ class IFAMClassifier(BaseClassifier):
                 backbone if stage2_backbone is None else stage2_backbone)
             self.stage2_backbone = _build(stage2_cfg, out_type='cls_token')
             self.head = _build(head)
+        check_stages_fit(self.backbone, part_head, self.stage2_backbone, head)
+        register_checkpoint_check(self)
 
     def _check_cfgs(self, head) -> None:
         if self.train_cfg['mask_sample'] not in MASK_SAMPLES:
@@ -122,6 +138,28 @@ class IFAMClassifier(BaseClassifier):
         if stage == 'stage2' and head is None:
             raise ValueError("test_cfg.predict_stage='stage2' needs a stage-2 "
                              "head; set head=... or predict_stage='stage1'.")
+
+    def _check_interventions(self) -> None:
+        # test_cfg may change between evaluations (leave-one-out), so this
+        # runs again at every prediction.
+        check_remove_parts(self.test_cfg['remove_parts'],
+                           self.part_head.num_parts)
+        mode = self.test_cfg['token_threshold_mode']
+        if mode not in THRESHOLD_STATISTICS:
+            raise ValueError(f'test_cfg.token_threshold_mode must be one of '
+                             f'{tuple(THRESHOLD_STATISTICS)}, got {mode!r}.')
+        thresholds = self.test_cfg['token_thresholds']
+        if mode == 'reference_dot' and not thresholds:
+            raise ValueError("test_cfg.token_threshold_mode='reference_dot' "
+                             'needs test_cfg.token_thresholds (a file of '
+                             'tools/calibrate_thresholds.py --statistic '
+                             'dot).')
+        if (self.test_cfg['predict_stage'] == 'stage1' and
+                (thresholds or self.test_cfg['remove_parts'])):
+            raise ValueError(
+                "test_cfg.remove_parts / token_thresholds change stage 2's "
+                "mask, but predict_stage='stage1' predicts from stage 1. Set "
+                "predict_stage='stage2' or unset them.")
 
     def forward(self,
                 inputs: torch.Tensor,
@@ -139,14 +177,61 @@ class IFAMClassifier(BaseClassifier):
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
         """Stage-2 CLS features for the eval-time mask (stage-1 patch map
         when there is no stage 2)."""
-        parts = self._stage1(inputs)
+        feats = self._stage1_feats(inputs)
         if self.stage2_backbone is None:
-            return self.backbone(_fit(inputs, self.backbone))
+            return feats
+        mask = self._mask(self.part_head(feats), feats=feats)
         return self.stage2_backbone(
-            _fit(inputs, self.stage2_backbone), token_mask=self._mask(parts))
+            _fit(inputs, self.stage2_backbone), token_mask=mask)
+
+    def _stage1_feats(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
+        self._check_input_size(inputs)
+        return self.backbone(_fit(inputs, self.backbone))
+
+    def _check_input_size(self, inputs: torch.Tensor) -> None:
+        # Each stage gets a resized copy of the batch, but the batch must
+        # have one stage's size: any other size means that the data pipeline
+        # and the model disagree, which resizing would hide.
+        sizes = dict.fromkeys(
+            tuple(b.vit.patch_embed.img_size)
+            for b in (self.backbone, self.stage2_backbone) if b is not None)
+        if tuple(inputs.shape[-2:]) not in sizes:
+            raise ValueError(
+                f'IFAMClassifier got images {list(inputs.shape)}, but its '
+                f'stages take {" or ".join(f"{h} x {w}" for h, w in sizes)}'
+                ' pixels. Resize or crop to that size in the data pipeline, '
+                "or set the backbones' img_size to your images' size.")
 
     def _stage1(self, inputs: torch.Tensor) -> PartOutputs:
-        return self.part_head(self.backbone(_fit(inputs, self.backbone)))
+        return self.part_head(self._stage1_feats(inputs))
+
+    def token_statistics(
+            self,
+            inputs: torch.Tensor,
+            statistic: str = 'distance'
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """What token thresholds are calibrated on.
+
+        Args:
+            inputs (torch.Tensor): Preprocessed images [B, 3, H, W].
+            statistic (str): ``'distance'`` (squared token-prototype
+                distance) or ``'dot'`` (``<x, p_k>``).
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: The statistic of every token
+            to every prototype [B, K + 1, h, w], and each token's stage-1
+            part [B, h, w] (``argmax -distance``, K = background; the
+            model's own, without interventions).
+        """
+        feats = self._stage1_feats(inputs)
+        parts = self.part_head(feats)
+        if statistic == 'distance':
+            return parts.distances, parts.assignment
+        if statistic == 'dot':
+            return (prototype_dots(feats[-1], self.part_head.prototypes),
+                    parts.assignment)
+        raise ValueError(f"statistic must be 'distance' or 'dot', got "
+                         f'{statistic!r}.')
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
@@ -185,8 +270,10 @@ class IFAMClassifier(BaseClassifier):
     def _mask(self,
               parts: PartOutputs,
               part_maps: Optional[torch.Tensor] = None,
-              part_dropout: float = 0.0) -> torch.Tensor:
-        """Stage-2 token mask [B, N] from stage-1 outputs."""
+              part_dropout: float = 0.0,
+              feats: Optional[Tuple[torch.Tensor]] = None) -> torch.Tensor:
+        """Stage-2 token mask [B, N] from stage-1 outputs (``feats``: the
+        stage-1 features, for the reference dot-product thresholds)."""
         if self.stage2_backbone.mask_mode == 'soft':
             if not self.training and (self.test_cfg['remove_parts']
                                       or self.test_cfg['token_thresholds']):
@@ -203,22 +290,40 @@ class IFAMClassifier(BaseClassifier):
             mask = foreground_token_mask(
                 parts.logits, part_maps=part_maps, part_dropout=part_dropout)
         else:
-            mask = foreground_token_mask(
-                parts.logits,
-                remove_parts=self.test_cfg['remove_parts'],
-                max_distance=self._token_thresholds())
+            mask = self._eval_mask(parts, feats)
         mask = resample_token_mask(mask, self.stage2_backbone.grid_size)
         return mask.flatten(1)
 
+    def _eval_mask(self, parts: PartOutputs,
+                   feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """The evaluation mask, with the test-time interventions."""
+        self._check_interventions()
+        remove_parts = self.test_cfg['remove_parts']
+        thresholds = self._token_thresholds()
+        if self.test_cfg['token_threshold_mode'] == 'reference_dot':
+            dots = prototype_dots(feats[-1], self.part_head.prototypes)
+            return foreground_token_mask(
+                reference_dot_logits(dots, thresholds),
+                remove_parts=remove_parts)
+        return foreground_token_mask(
+            parts.logits, remove_parts=remove_parts, max_distance=thresholds)
+
     def _token_thresholds(self) -> Optional[torch.Tensor]:
-        """The thresholds of ``test_cfg.token_thresholds``, read once."""
-        path = self.test_cfg.get('token_thresholds')
+        """The thresholds of ``test_cfg.token_thresholds``, checked against
+        this model's K, threshold mode and prototypes."""
+        path = self.test_cfg['token_thresholds']
         if not path:
             return None
-        if getattr(self, '_thresholds_path', None) != path:
+        statistic = THRESHOLD_STATISTICS[self.test_cfg['token_threshold_mode']]
+        # The fingerprint is recomputed at each call (a few KB hashed), so a
+        # file never outlives the prototypes it was calibrated on, however
+        # they were loaded or changed.
+        key = (path, statistic,
+               prototype_fingerprint(self.part_head.prototypes))
+        if getattr(self, '_thresholds_key', None) != key:
             self._thresholds = load_token_thresholds(
-                path, self.part_head.num_parts)
-            self._thresholds_path = path
+                path, self.part_head.num_parts, statistic, fingerprint=key[2])
+            self._thresholds_key = key
         return self._thresholds
 
     def predict(self,
@@ -227,12 +332,17 @@ class IFAMClassifier(BaseClassifier):
                 ) -> List[DataSample]:
         """Predict and store ``pred_part_map`` ([h, w] long, K =
         background) and ``pred_token_mask`` ([h, w] bool on stage 2's grid:
-        the tokens stage 2 saw) on each sample."""
-        parts = self._stage1(inputs)
+        the tokens stage 2 saw; without stage 2, the tokens stage 1 calls
+        foreground, on its own grid) on each sample."""
+        feats = self._stage1_feats(inputs)
+        parts = self.part_head(feats)
         results = self.part_head.predict_by_outputs(parts, data_samples)
         if self.head is None:
+            num_parts = self.part_head.num_parts
+            for sample, assignment in zip(results, parts.assignment):
+                sample.set_field(assignment < num_parts, 'pred_token_mask')
             return results
-        mask = self._mask(parts)
+        mask = self._mask(parts, feats=feats)
         if self.test_cfg['predict_stage'] == 'stage2':
             feats = self.stage2_backbone(
                 _fit(inputs, self.stage2_backbone), token_mask=mask)

@@ -40,10 +40,7 @@ def foreground_token_mask(logits: torch.Tensor,
         the straight-through gradient when ``logits`` requires grad.
     """
     num_parts = logits.shape[1] - 1
-    bad = [p for p in remove_parts if not 0 <= p < num_parts]
-    if bad:
-        raise ValueError(f'remove_parts {bad} out of range: foreground parts '
-                         f'are 0..{num_parts - 1}.')
+    check_remove_parts(remove_parts, num_parts)
     if part_maps is None:
         if part_dropout > 0:
             raise ValueError('Stage-2 part dropout needs soft part_maps.')
@@ -72,6 +69,48 @@ def foreground_token_mask(logits: torch.Tensor,
     # Parenthesised so the value is exactly 0 or 1 (the reference's
     # ``(1 - S) + S`` is 1 +- 1 ulp).
     return hard + (surrogate - surrogate.detach())
+
+
+def check_remove_parts(remove_parts: Sequence[int], num_parts: int) -> None:
+    """Raise unless ``remove_parts`` lists foreground parts and keeps one.
+
+    Removing every part is an error, not a warning: stage 2 would see its
+    prefix tokens alone and give every image the same prediction.
+    """
+    if not isinstance(remove_parts, (list, tuple)):
+        raise TypeError(f'remove_parts must be a list of part indices, e.g. '
+                        f'[3], got {remove_parts!r}.')
+    bad = [p for p in remove_parts if not 0 <= p < num_parts]
+    if bad:
+        raise ValueError(f'remove_parts {bad} out of range: foreground parts '
+                         f'are 0..{num_parts - 1}.')
+    if len(set(remove_parts)) == num_parts:
+        raise ValueError(
+            f'remove_parts {sorted(set(remove_parts))} removes every '
+            f'foreground part (K={num_parts}): stage 2 would see no patch '
+            'token and predict the same class for every image. Keep at '
+            'least one part.')
+
+
+def reference_dot_logits(dots: torch.Tensor,
+                         min_dot: torch.Tensor) -> torch.Tensor:
+    """The reference code's token removal: logits become dot products.
+
+    Foreground logits are ``<x, p_k>``, or -inf where below the part's
+    threshold; the background logit is ``<x, p_K>`` (method.md §4.6). A
+    token below threshold may thus move to another foreground part.
+
+    Args:
+        dots (torch.Tensor): ``<x, p_k>`` [B, K + 1, h, w], background last.
+        min_dot (torch.Tensor): [K] per-part lower thresholds.
+
+    Returns:
+        torch.Tensor: Logits [B, K + 1, h, w] for ``foreground_token_mask``.
+    """
+    foreground = dots[:, :-1]
+    below = foreground < min_dot.to(dots.device)[None, :, None, None]
+    foreground = foreground.masked_fill(below, float('-inf'))
+    return torch.cat([foreground, dots[:, -1:]], dim=1)
 
 
 def resample_token_mask(mask: torch.Tensor, grid_size: Sequence[int]):

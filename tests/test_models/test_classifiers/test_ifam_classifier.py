@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import ifam_mm  # noqa: F401
+from ifam_mm.models.utils.token_thresholds import prototype_fingerprint
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -113,6 +114,9 @@ def test_without_stage2_predicts_from_parts():
     with torch.no_grad():
         results = model(*batch(), mode='predict')
     assert results[0].pred_score.shape == (C, )
+    # Stage 1's own foreground, for the mask metrics of PDiscoFormer alone.
+    for sample in results:
+        assert torch.equal(sample.pred_token_mask, sample.pred_part_map < K)
     with pytest.raises(ValueError, match='needs a stage-2 head'):
         build(head=None)
 
@@ -164,10 +168,11 @@ def test_stages_may_differ_in_input_resolution():
     assert results[0].pred_token_mask.shape == (7, 7)
 
 
-def write_thresholds(path, thresholds, num_parts=K, statistic='distance'):
+def write_thresholds(path, thresholds, model):
     path.write_text(json.dumps(dict(
-        num_parts=num_parts, statistic=statistic, quantile=0.97,
-        checkpoint='epoch_1.pth', thresholds=thresholds)))
+        num_parts=K, statistic='distance', quantile=0.97,
+        checkpoint='epoch_1.pth', thresholds=thresholds,
+        prototypes_sha256=prototype_fingerprint(model.part_head.prototypes))))
     return str(path)
 
 
@@ -186,7 +191,7 @@ def test_token_thresholds_drop_far_tokens_of_each_part(tmp_path):
         thresholds = [1e30] * K
         thresholds[part] = median
         model.test_cfg['token_thresholds'] = write_thresholds(
-            tmp_path / 'q.json', thresholds)
+            tmp_path / 'q.json', thresholds, model)
         after = model(images, batch()[1], mode='predict')
     before = torch.stack([s.pred_token_mask for s in base])
     kept = torch.stack([s.pred_token_mask for s in after])
@@ -202,7 +207,8 @@ def test_token_thresholds_drop_far_tokens_of_each_part(tmp_path):
 ])
 def test_bad_token_threshold_files_are_clear_errors(tmp_path, content,
                                                     message):
-    record = dict(num_parts=K, statistic='distance', thresholds=[1.0] * K)
+    record = dict(num_parts=K, statistic='distance', thresholds=[1.0] * K,
+                  prototypes_sha256='calibrated on another model')
     record.update(content)
     path = tmp_path / 'bad.json'
     path.write_text(json.dumps(record))

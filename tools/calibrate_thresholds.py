@@ -1,0 +1,112 @@
+# Copyright (c) ifam_mm contributors. All rights reserved.
+"""Calibrate the per-part token thresholds of an iFAM checkpoint.
+
+    python tools/calibrate_thresholds.py CONFIG CKPT --quantiles 0.97 0.99
+
+Runs the training split (test-time transforms, eval mode) through stage 1
+and writes one threshold file per quantile for ``tools/test.py
+--token-thresholds`` (docs/interventions.md).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+# Make `import ifam_mm` work from a checkout without installing the package.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import ifam_mm  # noqa: E402,F401  (stack fixes before anything else)
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from ifam_mm.interventions.calibration import (  # noqa: E402
+    calibrate_token_thresholds, calibration_dataloader, write_threshold_files)
+from ifam_mm.interventions.config import require_ifam_model  # noqa: E402
+from ifam_mm.models.utils.token_thresholds import STATISTICS  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Calibrate per-part token thresholds of an iFAM model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--quantiles',
+        type=float,
+        nargs='+',
+        default=[0.97, 0.99],
+        help="the paper's q: the share of a part's calibration tokens "
+        'kept (one file each)')
+    parser.add_argument(
+        '--statistic',
+        choices=STATISTICS,
+        default='distance',
+        help="'distance' (the paper, default) or 'dot' (the reference "
+        "code, for test_cfg.token_threshold_mode='reference_dot')")
+    parser.add_argument(
+        '--split',
+        choices=['train', 'val', 'test'],
+        default='train',
+        help='split to calibrate on; train (default) is read with the test '
+        'pipeline')
+    parser.add_argument(
+        '--bins',
+        type=int,
+        default=4096,
+        help='histogram bins per part (error: one bin width, recorded in '
+        'each file as max_error)')
+    parser.add_argument(
+        '--out-dir',
+        help='where to write the files (default: token_thresholds/ next to '
+        'the checkpoint)')
+    parser.add_argument(
+        '--work-dir', help='directory for the logs of this run')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as in tools/test.py')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    require_ifam_model(cfg, 'tools/calibrate_thresholds.py',
+                       'Calibrate an iFAM config (configs/ifam/).')
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs',
+        osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+
+    runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    dataloader = runner.build_dataloader(
+        calibration_dataloader(cfg, args.split))
+    estimator = calibrate_token_thresholds(model, dataloader, args.quantiles,
+                                           args.statistic, args.bins)
+
+    out_dir = args.out_dir or osp.join(
+        osp.dirname(osp.abspath(args.checkpoint)), 'token_thresholds')
+    os.makedirs(out_dir, exist_ok=True)
+    paths = write_threshold_files(
+        estimator,
+        args.quantiles,
+        args.statistic,
+        out_dir,
+        checkpoint=osp.abspath(args.checkpoint),
+        prototypes=model.part_head.prototypes,
+        split=args.split,
+        num_images=len(dataloader.dataset),
+        bins=args.bins)
+    for path in paths:
+        print_log(f'Wrote {path}', logger='current')
+
+
+if __name__ == '__main__':
+    main()
