@@ -14,7 +14,7 @@
 #   optim_wrapper.dtype 'bfloat16' (default) or 'float16' on older GPUs
 #   custom_hooks        the EMA (momentum, warm-up)
 _base_ = [
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
     '../_base_/models/ifam_vit-base-p14-reg4_dinov2.py',
     '../_base_/datasets/imagenet_bs128_randaug_224.py',
     '../_base_/schedules/ifam_adamw-amp-coslr-120e.py',

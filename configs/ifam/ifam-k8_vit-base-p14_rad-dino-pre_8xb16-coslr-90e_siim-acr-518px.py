@@ -17,7 +17,7 @@
 #   model.stage2_backbone.mask_grad   'none' (reference) / 'straight_through'
 #   model.test_cfg.remove_parts       parts whose tokens stage 2 must not see
 _base_ = [
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
     '../_base_/models/ifam_vit-base-p14-reg4_dinov2.py',
     '../_base_/datasets/siim_acr_bs16_518.py',
     '../_base_/schedules/ifam_adamw-coslr-90e.py',

@@ -12,7 +12,7 @@
 #   model.part_head.num_parts      K
 #   model.stage2_backbone.mask_grad   'none' / 'straight_through'
 _base_ = [
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
     '../_base_/models/ifam_vit-tiny-p8.py',
     '../_base_/datasets/toy_patterns_bs16.py',
     '../_base_/schedules/ifam_toy_adamw-coslr-10e.py',

@@ -1,5 +1,7 @@
 # Tiny iFAM (K = 4, 64-d ViTs from scratch) on the embedded SpuriousShapes
-# benchmark (docs/spurious_shapes.md): the CPU variant of the paper configs.
+# benchmark (docs/spurious_shapes.md): a smoke-test-sized model that needs
+# no pretrained file (the tests use it). The demo's recipe, with a frozen
+# pretrained stage 1, is ifam-k8_vit-tiny-p8_2xb16_spurious-shapes.py.
 # The data are generated offline on first use under data_root.
 #
 # Frequently modified parameters (--cfg-options takes the dotted keys):

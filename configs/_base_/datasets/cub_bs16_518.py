@@ -11,7 +11,7 @@ data_preprocessor = dict(
     # ImageNet RGB statistics (DINOv2's).
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
-    # LoadImageFromFile reads BGR.
+    # LoadImageWithChecks reads BGR.
     to_rgb=True,
 )
 
@@ -21,7 +21,7 @@ data_preprocessor = dict(
 # nothing, so it is left out. Its Planckian (black-body illuminant) jitter
 # (p = 0.8) has no MMPretrain/torchvision counterpart and is not reproduced.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=img_size,
@@ -44,7 +44,7 @@ train_pipeline = [
 
 # HardMaskViT accepts only its configured img_size, hence the crop.
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=img_size,

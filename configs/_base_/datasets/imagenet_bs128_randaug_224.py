@@ -16,7 +16,7 @@ data_preprocessor = dict(
 bgr_mean = data_preprocessor['mean'][::-1]
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,
@@ -40,7 +40,7 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=256,

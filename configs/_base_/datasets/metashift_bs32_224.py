@@ -16,7 +16,7 @@ data_preprocessor = dict(
 # As configs/_base_/datasets/cub_bs16_518.py; the Planckian jitter is not
 # reproduced.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=img_size,
@@ -37,7 +37,7 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=img_size,

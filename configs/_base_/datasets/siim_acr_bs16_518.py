@@ -18,7 +18,7 @@ data_preprocessor = dict(
 )
 
 # LoadDicomFromFile reads .dcm files (pydicom) and anything else like
-# LoadImageFromFile, so the copied-DICOM and the PNG layouts both work.
+# LoadImageWithChecks, so the copied-DICOM and the PNG layouts both work.
 train_pipeline = [
     dict(type='LoadDicomFromFile'),
     dict(type='Resize', scale=(img_size, img_size)),

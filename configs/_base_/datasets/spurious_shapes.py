@@ -29,14 +29,14 @@ data_preprocessor = dict(
     # objects are saturated colours.
     mean=[128., 128., 128.],
     std=[64., 64., 64.],
-    # LoadImageFromFile reads BGR.
+    # LoadImageWithChecks reads BGR.
     to_rgb=True,
 )
 
 # No geometric augmentation: the generator already draws every object at a
 # random size, position and orientation, and the masks must stay aligned.
 pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(type='LoadSpuriousShapesMasks'),
     dict(
         type='PackInputs',

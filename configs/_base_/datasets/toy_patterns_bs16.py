@@ -10,12 +10,12 @@ data_preprocessor = dict(
     # ImageNet RGB normalisation.
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
-    # LoadImageFromFile reads BGR.
+    # LoadImageWithChecks reads BGR.
     to_rgb=True,
 )
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     # HardMaskViT only accepts its configured img_size.
     dict(type='Resize', scale=(img_size, img_size)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -23,7 +23,7 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(type='Resize', scale=(img_size, img_size)),
     dict(type='PackInputs'),
 ]

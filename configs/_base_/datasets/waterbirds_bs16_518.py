@@ -16,7 +16,7 @@ data_preprocessor = dict(
 # As configs/_base_/datasets/cub_bs16_518.py (the reference uses the same
 # pipeline); the Planckian jitter is not reproduced.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=img_size,
@@ -39,7 +39,7 @@ train_pipeline = [
 # GroupAccuracy reads group_label; spurious_label (the place) serves
 # MaskLeakMetric and analyses.
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithChecks'),
     dict(
         type='ResizeEdge',
         scale=img_size,

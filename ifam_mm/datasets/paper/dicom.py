@@ -1,9 +1,9 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
 """Reading DICOM images, an optional extra that needs pydicom."""
 import numpy as np
-from mmcv.transforms import LoadImageFromFile
 
 from mmpretrain.registry import TRANSFORMS
+from ..transforms import LoadImageWithChecks
 
 
 def has_pydicom() -> bool:
@@ -52,9 +52,9 @@ def read_dicom(path: str) -> np.ndarray:
 
 
 @TRANSFORMS.register_module()
-class LoadDicomFromFile(LoadImageFromFile):
+class LoadDicomFromFile(LoadImageWithChecks):
     """Load a ``.dcm`` image with pydicom; any other file as
-    ``LoadImageFromFile`` does.
+    ``LoadImageWithChecks`` does.
 
     So one pipeline reads both layouts of SIIM-ACR, the reference's DICOM
     files and PNG conversions. DICOM images are read by :func:`read_dicom`
@@ -64,8 +64,8 @@ class LoadDicomFromFile(LoadImageFromFile):
     ``img_shape``, ``ori_shape``.
 
     Args:
-        **kwargs: Arguments of ``LoadImageFromFile`` (``to_float32``,
-            ``color_type``, ...).
+        **kwargs: Arguments of ``LoadImageWithChecks`` (``to_float32``,
+            ``color_type``, ``skip_invalid``, ...).
     """
 
     def transform(self, results: dict) -> dict:

@@ -10,6 +10,7 @@ from timm.models import VisionTransformer
 from timm.models.vision_transformer import Block
 
 from mmpretrain.registry import MODELS
+from ..utils.checkpoint_check import register_checkpoint_check
 from ..utils.token_masking import (key_attention_mask, key_weighted_block,
                                    prune_masked_tokens,
                                    straight_through_key_weights)
@@ -127,6 +128,7 @@ class HardMaskViT(BaseModule):
         self.out_type = out_type
         self.prune_masked_tokens = prune_masked_tokens
         self.mask_mode = mask_mode
+        register_checkpoint_check(self)
         if frozen:
             for name, param in self.vit.named_parameters():
                 param.requires_grad = name in TRAINABLE_WHEN_FROZEN

@@ -101,6 +101,8 @@ class PDiscoFormerHead(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if num_parts < 1:
             raise ValueError(f'num_parts must be >= 1, got {num_parts}.')
+        if not temperature > 0:  # also refuses NaN
+            raise ValueError(f'temperature must be > 0, got {temperature}.')
         self.num_classes = num_classes
         self.num_parts = num_parts
         self.temperature = temperature

@@ -28,6 +28,9 @@ class PixelEntropyLoss(nn.Module):
         Returns:
             torch.Tensor: Weighted scalar loss.
         """
-        # xlogy: 0 * log 0 = 0, so one-hot maps give exactly 0.
-        entropy = -torch.special.xlogy(part_maps, part_maps).sum(dim=1)
+        # p * log(max(p, tiny)): 0 * log 0 = 0, so one-hot maps give exactly
+        # 0, and, unlike xlogy's, the gradient stays finite where a
+        # probability underflowed to 0 (e.g. a token far from every part).
+        tiny = torch.finfo(part_maps.dtype).tiny
+        entropy = -(part_maps * part_maps.clamp_min(tiny).log()).sum(dim=1)
         return self.loss_weight * entropy.mean()
