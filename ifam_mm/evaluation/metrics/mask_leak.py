@@ -8,6 +8,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from mmpretrain.registry import METRICS
+from .part_quality.grid import pixel_to_token
 from .utils import add_name_aliases, as_int, get_field, warn
 
 
@@ -45,11 +46,25 @@ class MaskLeakMetric(BaseMetric):
     With ``spurious_names`` in ``dataset_meta``, the per-value keys also
     come as ``kept_frac_<name>`` and ``empty_rate_<name>``.
 
+    Where the samples also carry pixel masks of the cue and of the object
+    (SpuriousShapes packs ``gt_cue_mask`` and ``gt_fg_mask``), two
+    token-level keys say *which* tokens the mask keeps; a token counts as
+    a cue (object) token if any of its pixels is one:
+
+    - ``cue_kept``: fraction of all cue tokens that are kept, in [0, 1].
+      For a co-occurring-object cue this is how much of the cue stage 2
+      can read; for a background cue, how much background it reads.
+    - ``fg_kept``: fraction of all object tokens that are kept, in [0, 1].
+
     Args:
         ratio_threshold (float): Kept-fraction ratio above which the mask is
             flagged. Defaults to 2.0.
         empty_threshold (float): Empty-mask rate (a fraction) above which
             the mask is flagged. Defaults to 0.10.
+        cue_key (str): Pixel mask field of the cue, for ``cue_kept``.
+            Defaults to ``'gt_cue_mask'``.
+        fg_key (str): Pixel mask field of the object, for ``fg_kept``.
+            Defaults to ``'gt_fg_mask'``.
         collect_device (str): Device for gathering results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Key prefix. Defaults to None, which uses
@@ -75,11 +90,14 @@ class MaskLeakMetric(BaseMetric):
     def __init__(self,
                  ratio_threshold: float = 2.0,
                  empty_threshold: float = 0.10,
+                 cue_key: str = 'gt_cue_mask',
+                 fg_key: str = 'gt_fg_mask',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ratio_threshold = ratio_threshold
         self.empty_threshold = empty_threshold
+        self.coverage_keys = dict(cue=cue_key, fg=fg_key)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Record the kept fraction and attribute of each sample.
@@ -95,12 +113,17 @@ class MaskLeakMetric(BaseMetric):
             mask = torch.as_tensor(get_field(
                 sample, 'pred_token_mask', 'MaskLeakMetric', from_model=True))
             kept = mask > 0.5 if mask.is_floating_point() else mask.bool()
-            self.results.append(
-                dict(
-                    kept_frac=float(kept.float().mean()),
-                    spurious_label=as_int(
-                        get_field(sample, 'spurious_label', 'MaskLeakMetric'),
-                        'spurious_label')))
+            record = dict(
+                kept_frac=float(kept.float().mean()),
+                spurious_label=as_int(
+                    get_field(sample, 'spurious_label', 'MaskLeakMetric'),
+                    'spurious_label'))
+            for name, key in self.coverage_keys.items():
+                if key in sample and kept.dim() == 2:
+                    tokens = _touched_tokens(sample[key], kept.shape)
+                    record[name] = (int(tokens.sum()),
+                                    int((tokens & kept.cpu()).sum()))
+            self.results.append(record)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Compute the metrics from the gathered records.
@@ -117,6 +140,12 @@ class MaskLeakMetric(BaseMetric):
         names = (self.dataset_meta or {}).get('spurious_names')
         for stem in ('kept_frac', 'empty_rate'):
             add_name_aliases(metrics, stem, sorted(set(attrs)), names)
+        for name in self.coverage_keys:
+            counts = [r[name] for r in results if name in r]
+            if len(counts) == len(results):
+                total, kept = np.sum(counts, axis=0)
+                metrics[f'{name}_kept'] = (
+                    float(kept / total) if total else float('nan'))
         return metrics
 
     @staticmethod
@@ -171,6 +200,23 @@ class MaskLeakMetric(BaseMetric):
                  f'{worst_empty:.2f} (threshold {empty_threshold}).')
         metrics['leak_flag'] = float(flagged)
         return metrics
+
+
+def _touched_tokens(pixels, grid: Sequence[int]) -> torch.Tensor:
+    """[h, w] bool: tokens with at least one set pixel.
+
+    Pixel row ``r`` of ``H`` belongs to token row ``floor(r * h / H)``
+    (likewise for columns), the convention of the part-quality metrics
+    (``part_quality/grid.py``): exactly the ViT patch when ``H`` is a
+    multiple of ``h``, and every pixel counted when it is not.
+    """
+    pixels = np.asarray(pixels).astype(bool)
+    (height, width), (h, w) = pixels.shape, grid
+    token = (pixel_to_token(height, h)[:, None] * w +
+             pixel_to_token(width, w)[None, :])
+    touched = np.bincount(
+        token.ravel(), weights=pixels.ravel(), minlength=h * w) > 0
+    return torch.from_numpy(touched.reshape(h, w))
 
 
 def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
