@@ -107,8 +107,17 @@ def _ddp_init_any_device(self, module, detect_anomalous_params=False,
         **kwargs)
 
 
-def _release_process_group() -> None:
+def release_process_group(barrier: bool = False) -> None:
+    """Destroy the default process group, if any.
+
+    Args:
+        barrier (bool): Wait for every rank first. Only where all ranks
+            are known to get there (the end of training); never at exit,
+            where a rank that failed would leave the others waiting.
+    """
     if torch_dist.is_available() and torch_dist.is_initialized():
+        if barrier:
+            torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 
@@ -230,7 +239,7 @@ _original_checkpoint_hook_methods = {
 torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
 mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch_any_device
 MMDistributedDataParallel.__init__ = _ddp_init_any_device
-atexit.register(_release_process_group)
+atexit.register(release_process_group)
 LocalBackend.put = _put_atomically
 LocalBackend.put_text = _put_text_atomically
 mmengine_checkpoint_hook.open = _open_replacing

@@ -20,6 +20,8 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from ifam_mm.compat import release_process_group  # noqa: E402
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
@@ -192,6 +194,10 @@ def main():
 
     # start training
     runner.train()
+    # ifam_mm: leave the process group while every rank is alive and in
+    # step; left to interpreter exit, gloo workers could abort ("terminate
+    # called without an active exception") after training had finished.
+    release_process_group(barrier=True)
 
 
 if __name__ == '__main__':
