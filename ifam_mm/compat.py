@@ -52,29 +52,7 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.model import MMDistributedDataParallel
 
-
-def mmengine_checkpoint_globals() -> list:
-    """Non-tensor globals found in checkpoints written by mmengine's Runner.
-
-    Returns:
-        list: Objects to pass to ``torch.serialization.add_safe_globals``.
-    """
-    try:  # numpy>=2
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy<2
-        from numpy.core.multiarray import _reconstruct, scalar
-    numeric_dtypes = [
-        type(np.dtype(name)) for name in ('bool', 'int8', 'int16', 'int32',
-                                          'int64', 'uint8', 'uint16',
-                                          'uint32', 'uint64', 'float16',
-                                          'float32', 'float64')
-    ]
-    # ``getattr`` appears because HistoryBuffer pickles its statistic methods
-    # by name; the weights-only unpickler still refuses to *call* anything
-    # that is not itself allow-listed.
-    return [
-        HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, getattr
-    ] + numeric_dtypes
+from .utils.safe_loading import runner_checkpoint_globals
 
 
 def _init_dist_pytorch_any_device(backend: str,
@@ -236,7 +214,7 @@ _original_checkpoint_hook_methods = {
     for name in ('after_train_iter', 'after_train_epoch', 'after_val_epoch')
 }
 
-torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+torch.serialization.add_safe_globals(runner_checkpoint_globals())
 mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch_any_device
 MMDistributedDataParallel.__init__ = _ddp_init_any_device
 atexit.register(release_process_group)

@@ -1,2 +1,5 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
-"""Helpers of the tools that are no registered component (benchmarking)."""
+"""Helpers that are no registered component."""
+from .safe_loading import runner_checkpoint_globals, runner_checkpoint_loading
+
+__all__ = ['runner_checkpoint_globals', 'runner_checkpoint_loading']
