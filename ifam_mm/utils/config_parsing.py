@@ -8,7 +8,7 @@ Two gaps of mmengine 0.10 cannot be closed by registering a component:
   (``MODULE2PACKAGE``; open-mmlab/mmengine#1410).
 * ``_base_ = 'mmpretrain::...'`` fails with "No module named
   'pkg_resources'" on setuptools>=81, which dropped it
-  (open-mmlab/mmengine#1655 discusses the loading side; see docs/install.md).
+  (reported upstream as open-mmlab/mmcv#3325; see docs/install.md).
 
 :func:`prepare_config_parsing` closes both for the process that calls it.
 Importing ifam_mm never calls it; our tools do, before ``Config.fromfile``,
