@@ -215,25 +215,26 @@ class IFAMClassifier(BaseClassifier):
         # The batch has the size of the last stage: stage 2 reads it as is
         # and stage 1 gets a resized copy. Any other size means that the
         # data pipeline and the model disagree, which resizing would hide.
-        last = self.backbone if self.stage2_backbone is None else (
-            self.stage2_backbone)
-        size = tuple(last.vit.patch_embed.img_size)
+        stage1 = tuple(self.backbone.vit.patch_embed.img_size)
+        size = stage1 if self.stage2_backbone is None else tuple(
+            self.stage2_backbone.vit.patch_embed.img_size)
         got = tuple(inputs.shape[-2:])
         if got == size:
             return
-        reason = ''
-        if got == tuple(self.backbone.vit.patch_embed.img_size):
-            reason = (
-                " That is stage 1's size, but stage 2 must see the batch's "
-                'own pixels: resizing them for stage 2 would blend pixels of '
-                'masked tokens into kept ones, and the prediction would no '
-                'longer depend on the kept tokens alone. Stage 1 gets a '
-                'resized copy.')
+        which = ''
+        if size != stage1:
+            which = " (stage 2's img_size; stage 1 gets a resized copy)"
+        if got == stage1:
+            which += (
+                ". The images have stage 1's size, but stage 2 must see the "
+                "batch's own pixels: resizing them for stage 2 would blend "
+                'pixels of masked tokens into kept ones, and the prediction '
+                'would no longer depend on the kept tokens alone')
         raise ValueError(
-            f'IFAMClassifier got images {list(inputs.shape)}, but takes '
-            f'{size[0]} x {size[1]} pixels (the last stage\'s img_size).'
-            f'{reason} Resize or crop to that size in the data pipeline, or '
-            "set the backbones' img_size to your images' size.")
+            f'IFAMClassifier got images {list(inputs.shape)}, but its '
+            f'stages take {size[0]} x {size[1]} pixels{which}. Resize or '
+            "crop to that size in the data pipeline, or set the backbones' "
+            "img_size to your images' size.")
 
     def _stage1(self, inputs: torch.Tensor) -> PartOutputs:
         return self.part_head(self._stage1_feats(inputs))

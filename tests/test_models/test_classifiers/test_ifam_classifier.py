@@ -335,5 +335,6 @@ def test_stage2_never_gets_resized_pixels():
     with pytest.raises(ValueError,
                        match="stage 1's size.*blend pixels of masked"):
         model(at_stage1_size, mode='tensor')
-    with pytest.raises(ValueError, match=r'takes 56 x 56 pixels'):
+    with pytest.raises(ValueError,
+                       match=r"stages take 56 x 56 pixels \(stage 2's"):
         model(torch.rand(2, 3, 40, 40), mode='tensor')
