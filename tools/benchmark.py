@@ -4,7 +4,8 @@
 Prints a markdown table and the JSON of every figure:
 
 - training step of ``IFAMClassifier`` (the paper's setting: stage 1
-  frozen; and stage 1 trainable, informative) / one plain ViT of the same
+  frozen, as its random weights mask, and with 25 / 50 / 100 % of the
+  tokens kept; stage 1 trainable, informative) / one plain ViT of the same
   architecture (same batch, AdamW, forward + backward + step);
 - inference of ``IFAMClassifier`` with 25 / 50 / 100 % of the tokens kept,
   and with a light selector (stage 1 of half the width) / one dense ViT of
@@ -186,6 +187,12 @@ def markdown(results: dict) -> str:
     rows = [
         ('train_step_ratio', 'training step, iFAM (stage 1 frozen) / ViT',
          None),
+        ('train_step_ratio_25',
+         'training step, iFAM (stage 1 frozen) at 25 % kept / ViT', None),
+        ('train_step_ratio_50',
+         'training step, iFAM (stage 1 frozen) at 50 % kept / ViT', ''),
+        ('train_step_ratio_100',
+         'training step, iFAM (stage 1 frozen) at 100 % kept / ViT', None),
         ('train_step_ratio_stage1_trainable',
          'training step, iFAM (stage 1 trainable) / ViT', 'informative'),
         ('train_step_ratio_stage1_frozen_all',
@@ -232,7 +239,9 @@ def markdown(results: dict) -> str:
         f"{'a T x T mask was built!' if c['tt_mask'] else '[B, 1, 1, T] keys'}"
         '); kept fractions read back from `pred_token_mask`: ' +
         ', '.join(f'{v} {f:.3f}' for v, f in c['kept_fraction'].items()) +
-        '.'
+        '; in training (the `kept_fraction` log): ' + ', '.join(
+            f'{v} {f:.3f}'
+            for v, f in results['train']['kept_fraction'].items()) + '.'
     ]
     memory = results.get('memory', {})
     for key, label in (('calibration', 'streaming estimator'),
