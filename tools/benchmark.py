@@ -237,7 +237,10 @@ def markdown(results: dict) -> str:
         f"{c['stage2_forwards_per_train_step']} time; the attention masks "
         f"are {', '.join(str(list(x)) for x in c['attn_mask_shapes'])} ("
         f"{'a T x T mask was built!' if c['tt_mask'] else '[B, 1, 1, T] keys'}"
-        '); kept fractions read back from `pred_token_mask`: ' +
+        '); attention calls without a mask (every image pruned to the same '
+        'count) in inference: ' + ', '.join(
+            f'{v} {n}' for v, n in c['unmasked_infer_attention'].items()) +
+        '; kept fractions read back from `pred_token_mask`: ' +
         ', '.join(f'{v} {f:.3f}' for v, f in c['kept_fraction'].items()) +
         '; in training (the `kept_fraction` log): ' + ', '.join(
             f'{v} {f:.3f}'

@@ -303,7 +303,8 @@ def trace_step(model: nn.Module, step: Callable[[], object]) -> Dict:
     """Run ``step`` once, counting backbone forwards and attention masks.
 
     Returns:
-        dict: ``forwards`` (calls of ``backbone`` / ``stage2_backbone``),
+        dict: ``forwards`` (calls of ``backbone`` / ``stage2_backbone``,
+        and ``attention_without_mask``: attention calls given no mask),
         ``attn_mask_shapes`` (every distinct mask shape an attention layer
         got), ``tt_mask`` (whether any was a T x T mask rather than a
         broadcast [B, 1, 1, T] key mask) and ``result`` (what ``step``
@@ -318,7 +319,9 @@ def trace_step(model: nn.Module, step: Callable[[], object]) -> Dict:
 
     def record(module, args, kwargs):
         mask = kwargs.get('attn_mask')
-        if mask is not None:
+        if mask is None:
+            forwards['attention_without_mask'] += 1
+        else:
             shapes.add(tuple(mask.shape))
 
     for name in ('backbone', 'stage2_backbone'):

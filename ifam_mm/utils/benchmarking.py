@@ -263,6 +263,11 @@ def checks(train_trace: Dict, infer_traces: Dict) -> Dict:
         stage2_forwards_per_train_step=forwards.get('stage2_backbone', 0),
         attn_mask_shapes=sorted(shapes),
         tt_mask=any(shape[-2] > 1 for shape in shapes),
+        # Pruned to one count per image: no mask, SDPA may use flash.
+        unmasked_infer_attention={
+            variant: trace['forwards'].get('attention_without_mask', 0)
+            for variant, trace in infer_traces.items()
+        },
         kept_fraction={
             variant: trace['kept_fraction']
             for variant, trace in infer_traces.items()
