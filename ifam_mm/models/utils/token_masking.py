@@ -1,5 +1,5 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
-"""Key masks, eval-time pruning and straight-through attention.
+"""Key masks, pruning and straight-through attention.
 
 These are the pieces of hard masking that timm does not provide: timm's
 ``Attention`` takes an ``attn_mask`` (we pass it an additive bias, see
