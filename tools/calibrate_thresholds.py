@@ -12,12 +12,11 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 
-from ifam_mm.engine.checkpoint_runner import (checkpoint_runner,
-                                              evaluated_model,
-                                              load_tool_config)
+from ifam_mm.engine.runner_utils import (
+    add_checkpoint_arguments, checkpoint_runner, evaluated_model,
+    load_tool_config)
 from ifam_mm.interventions.calibration import (
     calibrate_token_thresholds, calibration_dataloader, write_threshold_files)
 from ifam_mm.interventions.config import require_ifam_model
@@ -27,8 +26,7 @@ from ifam_mm.models.utils.token_thresholds import STATISTICS
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Calibrate per-part token thresholds of an iFAM model')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_arguments(parser)
     parser.add_argument(
         '--quantiles',
         type=float,
@@ -58,13 +56,6 @@ def parse_args():
         '--out-dir',
         help='where to write the files (default: token_thresholds/ next to '
         'the checkpoint)')
-    parser.add_argument(
-        '--work-dir', help='directory for the logs of this run')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as in tools/test.py')
     return parser.parse_args()
 
 

@@ -13,11 +13,10 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 
-from ifam_mm.engine.checkpoint_runner import (checkpoint_runner,
-                                              load_tool_config)
+from ifam_mm.engine.runner_utils import (
+    add_checkpoint_arguments, checkpoint_runner, load_tool_config)
 from ifam_mm.engine.hooks.utils import unwrap
 from ifam_mm.interventions.config import require_ifam_model, set_interventions
 from ifam_mm.interventions.leave_one_out import (
@@ -28,8 +27,7 @@ from ifam_mm.interventions.leave_one_out import (
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Leave-one-out part removal of an iFAM model')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_arguments(parser)
     parser.add_argument(
         '--split',
         choices=['val', 'test'],
@@ -56,13 +54,6 @@ def parse_args():
     parser.add_argument(
         '--out-dir',
         help='where to write the results (default: WORK_DIR/leave_one_out)')
-    parser.add_argument(
-        '--work-dir', help='directory for the logs of this run')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as in tools/test.py')
     return parser.parse_args()
 
 

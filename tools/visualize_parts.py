@@ -18,14 +18,14 @@ import copy
 import importlib.util
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
 
-from ifam_mm.engine.checkpoint_runner import (checkpoint_runner,
-                                              evaluated_model,
-                                              load_tool_config)
+from ifam_mm.engine.runner_utils import (
+    add_checkpoint_arguments, checkpoint_runner, evaluated_model,
+    load_tool_config)
 from ifam_mm.interventions.config import set_interventions
 from ifam_mm.visualization import (PartGallery, images_from_batch,
                                    num_parts_of, sample_name)
@@ -35,8 +35,7 @@ from mmpretrain.registry import VISUALIZERS
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Part-map overlays and per-part galleries of a split')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_arguments(parser)
     parser.add_argument(
         '--out-dir', required=True, help='where to write the PNGs')
     parser.add_argument(
@@ -64,13 +63,6 @@ def parse_args():
         '--token-thresholds',
         metavar='FILE',
         help='iFAM: sets model.test_cfg.token_thresholds')
-    parser.add_argument(
-        '--work-dir', help='directory for the logs of this run')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as in tools/test.py')
     args = parser.parse_args()
     for flag in ('num_images', 'gallery_size'):
         if getattr(args, flag) < 0:
