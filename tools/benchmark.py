@@ -30,18 +30,14 @@ import platform
 import sys
 import time
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Run from a checkout without installing the package.
-sys.path.insert(0, REPO_ROOT)
+import ifam_mm  # noqa: F401  (registers the plugin's modules)
+import timm
+import torch
 
-import ifam_mm  # noqa: E402,F401  (stack fixes, registration)
-import timm  # noqa: E402
-import torch  # noqa: E402
-
-from ifam_mm.utils.benchmark_models import ARCHS  # noqa: E402
-from ifam_mm.utils.benchmarking import (CALIBRATION_SPLITS,  # noqa: E402
-                                        PAPER_IMG_PER_S, PAPER_SPEEDUP_TARGET,
-                                        TARGETS, run_benchmark)
+from ifam_mm.utils.benchmark_models import ARCHS
+from ifam_mm.utils.benchmarking import (CALIBRATION_SPLITS, PAPER_IMG_PER_S,
+                                        PAPER_SPEEDUP_TARGET, TARGETS,
+                                        run_benchmark)
 
 # Defaults per device; --quick keeps a 2-core CPU run under 3 minutes.
 PRESETS = dict(
