@@ -10,7 +10,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import get_rank, get_world_size, init_dist
+from mmengine.dist import get_rank, get_world_size
 from mmengine.model import MMDistributedDataParallel
 from torch import nn
 
@@ -49,7 +49,9 @@ def batch():
 
 
 def main(out_file):
-    init_dist('pytorch', backend='gloo')
+    # mmengine's init_dist('pytorch') selects a CUDA device; a CPU gloo
+    # group is what this check needs.
+    torch.distributed.init_process_group('gloo')
     torch.manual_seed(0)
     model = MMDistributedDataParallel(Classifier().train())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -70,6 +72,7 @@ def main(out_file):
     if get_rank() == 0:
         torch.save(
             dict(losses=losses, state=model.module.state_dict()), out_file)
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == '__main__':
