@@ -1,10 +1,13 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
 """The main job: iFAM against its baselines on SpuriousShapes, offline.
 
-Everything runs through the tools a user runs, each as a subprocess:
-``tools/dist_train.sh CONFIG 2`` (two CPU processes, gloo), ``tools/test.py``,
-``tools/calibrate_thresholds.py``, ``tools/leave_one_out.py --select`` and
-``tools/visualize_parts.py``. Steps (docs/demo.md):
+Every step is a stock tool with its command line, logged as a user would
+type it: ``tools/dist_train.sh CONFIG 2`` (two CPU processes, gloo),
+``tools/test.py``, ``tools/calibrate_thresholds.py``, ``tools/leave_one_out.py
+--select`` and ``tools/visualize_parts.py``. By default they run inside the
+two workers of one ``torchrun`` launch, which import torch and mmpretrain
+once; ``--stock-tools`` runs each command as its own process instead
+(``ifam_mm.demo_runner``, docs/demo.md). Steps:
 
 1. Pretrain, once, the tiny ViT that plays DINOv2's role, on a separate
    spurious-free corpus (cached in ``--pretrained``).
@@ -19,7 +22,7 @@ Everything runs through the tools a user runs, each as a subprocess:
    bars, part overlays and galleries, per-group and leave-one-out charts).
 
 Example:
-    python tools/demo.py [--quick] [--work-dir work_dirs/demo]
+    python tools/demo.py [--quick] [--work-dir work_dirs/demo] [--stock-tools]
 """
 import argparse
 import os
@@ -34,9 +37,11 @@ from mmengine.logging import MMLogger, print_log
 
 from ifam_mm.datasets.spurious_shapes import SpuriousShapes
 from ifam_mm.demo import coin_flip_wga, record_from_metrics, write_report
+from ifam_mm.demo_runner import InProcessRunner, StepRunner, SubprocessRunner
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'spurious_shapes')
 PRETRAIN_CONFIG = osp.join(CONFIG_DIR,
                            'pretrain_vit-tiny-p8_2xb16_token-labels.py')
@@ -73,6 +78,12 @@ QUICK = dict(
     ablations_seeds=[],
     max_epochs=8)
 ABLATIONS = ('ifam_soft', 'ifam_jam')
+# Expected cost of the single-process steps, in tests of one model (800
+# images), to share them between the workers: calibration reads the 2,000
+# training images, leave-one-out the 400 validation images 9 times.
+TEST_COST = 1.0
+INTERVENTION_COST = 8.0
+VISUALIZE_COST = 2.0
 
 
 def parse_args():
@@ -109,40 +120,13 @@ def parse_args():
         help='override the models')
     parser.add_argument(
         '--procs', type=int, default=2, help='training processes')
+    parser.add_argument(
+        '--stock-tools',
+        action='store_true',
+        help='run every step as its own process, with the logged command, '
+        'instead of inside the workers of one torchrun launch (slower by '
+        'the start of each process; same results)')
     return parser.parse_args()
-
-
-class Tools:
-    """Runs ``tools/*`` as subprocesses, logging each command."""
-
-    def __init__(self, logger: MMLogger, procs: int) -> None:
-        self.logger = logger
-        self.procs = procs
-        self.port = 29500 + os.getpid() % 1000
-
-    def run(self, cmd: list) -> float:
-        print_log('Running: ' + ' '.join(cmd), logger=self.logger)
-        start = time.perf_counter()
-        env = dict(os.environ, PORT=str(self.port))
-        result = subprocess.run(cmd, env=env, cwd=REPO_ROOT)
-        if result.returncode != 0:
-            raise RuntimeError(f'{cmd[1]} failed with exit code '
-                               f'{result.returncode}; see its log above.')
-        return time.perf_counter() - start
-
-    def train(self, config: str, work_dir: str, options: list) -> float:
-        if self.procs > 1:
-            cmd = ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-                   config, str(self.procs)]
-        else:
-            cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'),
-                   config]
-        return self.run(cmd + ['--work-dir', work_dir, '--cfg-options'] +
-                        options)
-
-    def tool(self, script: str, args: list) -> float:
-        return self.run([sys.executable,
-                         osp.join(REPO_ROOT, 'tools', script)] + args)
 
 
 def best_checkpoint(work_dir: str) -> str:
@@ -154,23 +138,42 @@ def best_checkpoint(work_dir: str) -> str:
     return osp.join(work_dir, best[0])
 
 
-def ensure_pretrained(args, tools: Tools, data_options: list) -> str:
+def ensure_pretrained(args, runner: StepRunner, data_options: list) -> str:
     path = osp.abspath(args.pretrained)
     if osp.isfile(path):
-        print_log(f'Reusing the pretrained ViT {path}', logger=tools.logger)
+        if runner.is_main:
+            runner.log(f'Reusing the pretrained ViT {path}')
         return path
     work_dir = osp.join(osp.abspath(args.work_dir), 'pretrain')
-    tools.train(PRETRAIN_CONFIG, work_dir, data_options[:1])
+    runner.train(PRETRAIN_CONFIG, work_dir, data_options[:1])
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    tools.tool(
+    runner.tool(
         osp.join('model_converters', 'extract_vit_weights.py'),
         [checkpoint, path])
     return path
 
 
+def launch_workers(args) -> None:
+    """Run this script again in ``--procs`` torchrun workers, which do the
+    job (``InProcessRunner``)."""
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--standalone',
+        f'--nproc_per_node={args.procs}',
+        osp.abspath(__file__)
+    ] + sys.argv[1:]
+    print('Running: ' + ' '.join(cmd), flush=True)
+    result = subprocess.run(cmd, cwd=os.getcwd())
+    if result.returncode != 0:
+        raise SystemExit(f'The demo failed (torchrun exit code '
+                         f'{result.returncode}); see the log above.')
+
+
 def main():
     args = parse_args()
+    in_workers = not args.stock_tools and args.procs > 1
+    if in_workers and 'RANK' not in os.environ:
+        return launch_workers(args)
     settings = dict(QUICK if args.quick else FULL)
     if args.seeds:
         settings['seeds'] = args.seeds
@@ -179,16 +182,20 @@ def main():
         settings['ablations_seeds'] = settings['seeds']
     work_dir = osp.abspath(args.work_dir)
     mmengine.mkdir_or_exist(work_dir)
+    # Only the first worker writes the log and the results.
+    main_process = int(os.environ.get('RANK', 0)) == 0
     logger = MMLogger.get_instance(
-        'ifam_mm_demo', log_file=osp.join(work_dir, 'demo.log'))
-    tools = Tools(logger, args.procs)
+        'ifam_mm_demo',
+        log_file=osp.join(work_dir, 'demo.log') if main_process else None)
+    runner_type = SubprocessRunner if args.stock_tools else InProcessRunner
+    runner = runner_type(TOOLS_DIR, logger, args.procs)
     start = time.perf_counter()
 
     data_root = osp.abspath(args.data_root)
-    pretrained = ensure_pretrained(args, tools, [
+    pretrained = ensure_pretrained(args, runner, [
         f'train_dataloader.dataset.data_root={data_root}'])
 
-    records, runs = [], {}
+    records = []
     for seed in settings['seeds']:
         data = [
             f'{split}_dataloader.dataset.{key}={value}'
@@ -196,6 +203,7 @@ def main():
             for key, value in (('data_root', data_root), ('seed', seed),
                                ('cue', args.cue))
         ]
+        runs = {}
         for name in settings['models']:
             if name == 'ifam_intervened' or (
                     name in ABLATIONS
@@ -212,32 +220,43 @@ def main():
             if name.startswith('ifam'):
                 options.append(
                     f'model.stage2_backbone.pretrained={pretrained}')
-            seconds = tools.train(config, run_dir, options)
-            checkpoint = best_checkpoint(run_dir)
-            metrics_file = osp.join(run_dir, 'test_metrics.json')
-            tools.tool('test.py', [
-                config, checkpoint, '--work-dir', run_dir, '--out',
-                metrics_file, '--out-item', 'metrics', '--cfg-options'
-            ] + data)
-            metrics = mmengine.load(metrics_file)
-            records.append(record_from_metrics(name, seed, metrics, seconds))
-            runs[(name, seed)] = (config, checkpoint, run_dir, data, seconds)
-            print_log(f'{name} seed {seed}: {records[-1]}', logger=logger)
+            seconds = runner.train(config, run_dir, options)
+            runs[name] = (config, best_checkpoint(run_dir), run_dir, seconds)
 
-        if ((INTERVENED, seed) in runs
-                and 'ifam_intervened' in settings['models']):
-            records.append(
-                intervene(tools, runs[(INTERVENED, seed)], seed, logger))
+        # The tests, interventions and part maps of this seed do not depend
+        # on each other: the workers share them.
+        intervened = (INTERVENED in runs
+                      and 'ifam_intervened' in settings['models'])
+        jobs = [[test_step(config, checkpoint, run_dir, data)]
+                for config, checkpoint, run_dir, _ in runs.values()]
+        weights = [TEST_COST] * len(jobs)
+        if intervened:
+            jobs.append(intervention_steps(runs[INTERVENED], data))
+            weights.append(INTERVENTION_COST)
+        if INTERVENED in runs and seed == settings['seeds'][0]:
+            config, checkpoint, _, _ = runs[INTERVENED]
+            jobs.append([('visualize_parts.py', [
+                config, checkpoint, '--out-dir',
+                osp.join(work_dir, 'visual_audit'), '--split', 'test',
+                '--num-images', '6', '--gallery-size', '6', '--cfg-options'
+            ] + data)])
+            weights.append(VISUALIZE_COST)
+        runner.jobs(jobs, weights)
 
-    first = (INTERVENED, settings['seeds'][0])
-    if first in runs:
-        config, checkpoint, run_dir, data, _ = runs[first]
-        tools.tool('visualize_parts.py', [
-            config, checkpoint, '--out-dir',
-            osp.join(work_dir, 'visual_audit'), '--split', 'test',
-            '--num-images', '6', '--gallery-size', '6', '--cfg-options'
-        ] + data)
+        if runner.is_main:
+            for name, (_, _, run_dir, seconds) in runs.items():
+                records.append(
+                    record_from_metrics(
+                        name, seed,
+                        mmengine.load(osp.join(run_dir, 'test_metrics.json')),
+                        seconds))
+                runner.log(f'{name} seed {seed}: {records[-1]}')
+            if intervened:
+                records.append(intervened_record(runs[INTERVENED], seed))
+                runner.log(f'ifam_intervened seed {seed}: {records[-1]}')
 
+    if not runner.is_main:
+        return
     results_file = osp.join(work_dir, 'results.json')
     mmengine.dump(records, results_file, indent=2)
     test = SpuriousShapes(
@@ -250,36 +269,48 @@ def main():
                  time.perf_counter() - start, coin_flip_wga(groups.tolist()),
                  loo_chart if osp.isfile(loo_chart) else None)
     total = time.perf_counter() - start
-    print_log(
-        f'Done in {total / 60:.1f} min: {results_file} and '
-        f'{osp.join(work_dir, "report.md")}',
-        logger=logger)
+    runner.log(f'Done in {total / 60:.1f} min: {results_file} and '
+               f'{osp.join(work_dir, "report.md")}')
 
 
-def intervene(tools: Tools, run: tuple, seed: int, logger) -> dict:
-    """Calibrated token removal plus leave-one-out part selection."""
-    config, checkpoint, run_dir, data, seconds = run
+def test_step(config: str, checkpoint: str, work_dir: str,
+              data: list) -> tuple:
+    """``tools/test.py``, writing ``WORK_DIR/test_metrics.json``."""
+    return ('test.py', [
+        config, checkpoint, '--work-dir', work_dir, '--out',
+        osp.join(work_dir, 'test_metrics.json'), '--out-item', 'metrics',
+        '--cfg-options'
+    ] + data)
+
+
+def intervention_steps(run: tuple, data: list) -> list:
+    """Calibrated token removal plus leave-one-out part selection, then the
+    test of the resulting intervention config."""
+    config, checkpoint, run_dir, _ = run
     out = osp.join(run_dir, 'interventions')
-    tools.tool('calibrate_thresholds.py', [
-        config, checkpoint, '--quantiles', '0.99', '--out-dir', out,
-        '--work-dir', out, '--cfg-options'
-    ] + data)
     thresholds = osp.join(out, 'thresholds_distance_q0.99.json')
-    tools.tool('leave_one_out.py', [
-        config, checkpoint, '--split', 'val', '--select',
-        '--token-thresholds', thresholds, '--out-dir', out, '--work-dir',
-        out, '--cfg-options'
-    ] + data)
-    metrics_file = osp.join(out, 'test_metrics.json')
-    tools.tool('test.py', [
-        osp.join(out, 'intervention.py'), checkpoint, '--work-dir', out,
-        '--out', metrics_file, '--out-item', 'metrics', '--cfg-options'
-    ] + data)
-    record = record_from_metrics('ifam_intervened', seed,
-                                 mmengine.load(metrics_file), seconds)
+    return [
+        ('calibrate_thresholds.py', [
+            config, checkpoint, '--quantiles', '0.99', '--out-dir', out,
+            '--work-dir', out, '--cfg-options'
+        ] + data),
+        ('leave_one_out.py', [
+            config, checkpoint, '--split', 'val', '--select',
+            '--token-thresholds', thresholds, '--out-dir', out,
+            '--work-dir', out, '--cfg-options'
+        ] + data),
+        test_step(osp.join(out, 'intervention.py'), checkpoint, out, data),
+    ]
+
+
+def intervened_record(run: tuple, seed: int) -> dict:
+    _, _, run_dir, seconds = run
+    out = osp.join(run_dir, 'interventions')
+    record = record_from_metrics(
+        'ifam_intervened', seed,
+        mmengine.load(osp.join(out, 'test_metrics.json')), seconds)
     record['remove_parts'] = mmengine.load(
         osp.join(out, 'leave_one_out.json'))['selection']['remove_parts']
-    print_log(f'ifam_intervened seed {seed}: {record}', logger=logger)
     return record
 
 
