@@ -3,7 +3,7 @@
 
 Requirements live in ``requirements/`` as in MMPretrain; ``docs/install.md``
 says why each bound exists. mmcv is not a runtime requirement: a user's full
-mmcv is kept, and the ``mmcv-lite`` extra provides it everywhere else.
+mmcv is kept, and the ``lite`` extra (mmcv-lite) provides it everywhere else.
 """
 import os
 import os.path as osp
@@ -88,8 +88,9 @@ if __name__ == '__main__':
         python_requires='>=3.10',
         install_requires=read_requirements('runtime.txt'),
         extras_require={
-            # For machines without mmcv; never next to a full mmcv.
-            'mmcv-lite': read_requirements('mmcv_lite.txt'),
+            # mmcv-lite, for machines without mmcv (the README's commands);
+            # never next to a full mmcv, which owns the same import name.
+            'lite': read_requirements('mmcv_lite.txt'),
             # Full mmcv, as `mim install` resolves it.
             'mim': read_requirements('mminstall.txt'),
             'tests': read_requirements('tests.txt'),

@@ -10,8 +10,8 @@ fails with a bare "No module named 'mmcv'".
 MMCV_MISSING = (
     'ifam_mm needs mmcv (2.0 <= mmcv < 2.4), which is not installed. '
     'Either install the lite build, which needs no compiler: '
-    'pip install "ifam_mm[mmcv-lite]" (from a checkout: pip install -e '
-    '".[mmcv-lite]"), or a full mmcv with compiled ops: '
+    'pip install "ifam_mm[lite]" (from a checkout: pip install -e '
+    '".[lite]"), or a full mmcv with compiled ops: '
     'mim install "mmcv>=2.0.0,<2.4.0". See docs/install.md.')
 
 
