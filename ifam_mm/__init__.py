@@ -6,8 +6,11 @@ hooks, visualizers, the ``atomic_local`` file backend) into the
 registries and changes nothing else in the process: what our tools need
 beyond that they ask for by name (docs/stack_fixes.md).
 """
-from . import (datasets, engine, evaluation, fileio, models,  # noqa: F401
+from .utils.mmcv_check import require_mmcv
+
+require_mmcv()  # before mmpretrain's import fails with a bare message
+from . import (datasets, engine, evaluation, fileio, models,  # noqa: E402,F401
                visualization)
-from .version import __version__
+from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -16,7 +16,7 @@ DESCRIPTIONS = dict(
     ifam_soft='iFAM, soft mask (ablation)',
     ifam_jam='iFAM without part-shaping losses (JAM-like ablation)',
     oracle_mask='stage 2 given the ground-truth token mask',
-    pixel_mask='ground-truth mask applied to the pixels (upper bound)',
+    pixel_mask='ground-truth mask applied to the pixels (FillBackground)',
 )
 # The bars of the issue: ERM must take the shortcut and the oracle must
 # learn the object; iFAM must reach an absolute level, close half the gap

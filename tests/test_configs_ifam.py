@@ -216,10 +216,10 @@ def test_datasets_and_pipelines_fit_the_model(path, tmp_path):
 def expected_group(name, recipe):
     """The paper's (lr multiplier, decayed?) for a trainable parameter.
 
-    method.md §1.9: tokens x1 without decay; prototypes x1e3 without decay;
-    modulation x1e4 without decay; both classifiers x1e4 with decay; the
-    stage-2 fc_norm x1e4 without decay; other stage-2 weights x1, decayed
-    if they are matrices.
+    docs/method.md "Training recipe": tokens x1 without decay; prototypes x1e3
+    without decay; modulation x1e4 without decay; both classifiers x1e4 with
+    decay; the stage-2 fc_norm x1e4 without decay; other stage-2 weights x1,
+    decayed if they are matrices.
     """
     prototypes, heads = recipe
     leaf = name.rsplit('.', 1)[-1]
@@ -406,9 +406,9 @@ def test_paper_recipe_numbers(name):
 
 
 def test_paper_numbers_quoted_in_method_doc():
-    # method.md §3.1: 2.828e-6 at batch 128, 8e-6 at 1024; lambda 7.8e-4
-    # for CUB's 5994 images (we train on 5394, see the config) and 1.3e-4
-    # for ImageNet.
+    # docs/method.md "Training recipe": 2.828e-6 at batch 128, 8e-6 at 1024;
+    # lambda 7.8e-4 for CUB's 5994 images (we train on 5394, see the config)
+    # and 1.3e-4 for ImageNet.
     assert sqrt_lr(128) == pytest.approx(2.828e-6, rel=1e-3)
     assert sqrt_lr(1024) == pytest.approx(8e-6)
     assert normalized_decay(5994, 128, 90) == pytest.approx(7.8e-4, rel=1e-2)

@@ -34,10 +34,15 @@ import ifam_mm  # noqa: F401  (registers the plugin's modules)
 import timm
 import torch
 
-from ifam_mm.utils.benchmark_models import ARCHS
-from ifam_mm.utils.benchmarking import (CALIBRATION_SPLITS, PAPER_IMG_PER_S,
-                                        PAPER_SPEEDUP_TARGET, TARGETS,
-                                        run_benchmark)
+
+# tools/analysis_tools/, beside this script (sys.path[0]): benchmark code
+# reads the configs next to tools/, so it lives with the tools, not in the
+# library.
+from analysis_tools.benchmark_models import ARCHS  # noqa: E402
+from analysis_tools.benchmarking import (CALIBRATION_SPLITS,  # noqa: E402
+                                         PAPER_IMG_PER_S,
+                                         PAPER_SPEEDUP_TARGET, TARGETS,
+                                         run_benchmark)
 
 # Defaults per device; --quick keeps a 2-core CPU run under 3 minutes.
 PRESETS = dict(

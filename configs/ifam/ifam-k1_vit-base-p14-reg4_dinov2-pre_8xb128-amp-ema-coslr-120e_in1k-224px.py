@@ -1,8 +1,8 @@
 # iFAM, K = 1 part, on ImageNet-1K at 224 px: DINOv2 ViT-B/14 with 4
 # registers in both stages (16 x 16 patches), 8 GPUs x 128 images, 120
-# epochs with mixed precision and an EMA of the weights (method.md §3.3,
-# §8.1). Evaluate on ImageNet-9 with the IN-9 dataset and metric
-# (docs/datasets.md).
+# epochs with mixed precision and an EMA of the weights (docs/method.md
+# "Training recipe", "Paper results"). Evaluate on ImageNet-9 with the IN-9
+# dataset and metric (docs/datasets.md).
 #
 # Frequently modified parameters:
 #   pretrained          local DINOv2-reg4 weights (README: where to get them)

@@ -1,8 +1,8 @@
 # iFAM, K = 4 parts, on MetaShift cat vs dog at 224 px: DINOv2 ViT-B/14 with
 # 4 registers in both stages (16 x 16 patches), 4 GPUs x 32 images, 90
-# epochs (method.md §8.1). Checkpoints are selected on `val` (10 % of the
-# training contexts); the test set (the unseen shelf context) is evaluated
-# once with tools/test.py.
+# epochs (docs/method.md "Paper results"). Checkpoints are selected on `val`
+# (10 % of the training contexts); the test set (the unseen shelf context) is
+# evaluated once with tools/test.py.
 #
 # Frequently modified parameters:
 #   pretrained          local DINOv2-reg4 weights (README: where to get them)

@@ -1,5 +1,6 @@
 # iFAM, K = 8 parts, on CUB-200-2011 at 518 px: DINOv2 ViT-B/14 with 4
-# registers in both stages, 8 GPUs x 16 images, 90 epochs (method.md §8.1).
+# registers in both stages, 8 GPUs x 16 images, 90 epochs (docs/method.md
+# "Paper results").
 #
 # Frequently modified parameters:
 #   pretrained          local DINOv2-reg4 weights (README: where to get them)

@@ -1,7 +1,7 @@
 # iFAM, K = 8 parts, on Waterbirds at 518 px: DINOv2 ViT-B/14 with 4
-# registers in both stages, 8 GPUs x 16 images, 90 epochs (method.md §8.1).
-# Checkpoints are selected on the official validation split by worst-group
-# accuracy; the test split is evaluated once with tools/test.py.
+# registers in both stages, 8 GPUs x 16 images, 90 epochs (docs/method.md
+# "Paper results"). Checkpoints are selected on the official validation split
+# by worst-group accuracy; the test split is evaluated once with tools/test.py.
 #
 # Frequently modified parameters:
 #   pretrained          local DINOv2-reg4 weights (README: where to get them)

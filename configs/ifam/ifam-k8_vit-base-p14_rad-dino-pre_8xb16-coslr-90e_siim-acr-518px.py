@@ -1,8 +1,8 @@
 # iFAM, K = 8 parts, on SIIM-ACR pneumothorax at 518 px: RAD-DINO (a DINOv2
 # ViT-B/14 without registers, trained on chest X-rays) in both stages, 8
-# GPUs x 16 images, 90 epochs (method.md §8.1). The background border prior
-# is off: a pneumothorax can lie at the image border. Checkpoints are
-# selected on `val` by AUROC; the test set (full_test_set) gives the
+# GPUs x 16 images, 90 epochs (docs/method.md "Paper results"). The background
+# border prior is off: a pneumothorax can lie at the image border. Checkpoints
+# are selected on `val` by AUROC; the test set (full_test_set) gives the
 # average AUROC and the worst-group (chest-tube) AUROC once, with
 # tools/test.py.
 #

@@ -1,6 +1,7 @@
-# The pixel-masked upper bound (docs/demo.md): the ERM model trained and
-# tested on images whose pixels outside the ground-truth object mask are set
-# to grey (FillBackground), so no spurious cue reaches it.
+# The pixel-masked reference (docs/demo.md; not an upper bound on the demo's
+# budget): the ERM model trained and tested on images whose pixels outside
+# the ground-truth object mask are set to grey (FillBackground), so no
+# spurious cue reaches it.
 _base_ = ['./erm_vit-tiny-p8_2xb16_spurious-shapes.py']
 
 pipeline = [

@@ -18,8 +18,8 @@ from .quantiles import PartDistanceQuantiles
 def estimator_levels(quantiles: Sequence[float],
                      statistic: str) -> List[float]:
     """The levels to estimate for the paper's q: the upper q-quantile of
-    distances, the lower (1 - q)-quantile of dot products (method.md
-    §4.6)."""
+    distances, the lower (1 - q)-quantile of dot products (docs/method.md
+    "Test-time interventions")."""
     if statistic == 'distance':
         return list(quantiles)
     return [round(1 - q, 12) for q in quantiles]
@@ -27,7 +27,8 @@ def estimator_levels(quantiles: Sequence[float],
 
 def calibration_dataloader(cfg: Config, split: str) -> dict:
     """The split's dataloader config; the training split gets the test
-    pipeline and no shuffling, as at test time (method.md §4.6)."""
+    pipeline and no shuffling, as at test time (docs/method.md "Test-time
+    interventions")."""
     loader = copy.deepcopy(cfg[f'{split}_dataloader'])
     if split == 'train':
         if 'pipeline' not in loader['dataset']:

@@ -2,7 +2,8 @@
 """Leave-one-out part removal and the greedy choice of parts to remove.
 
 The paper says selecting harmful parts on a validation split "can be
-automated"; the reference only prints numbers (method.md §4.7, §7.1.7).
+automated"; the reference only prints numbers (docs/method.md "Test-time
+interventions", "Where the reference code differs").
 """
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 

@@ -320,3 +320,18 @@ def test_animals_source(tmp_path):
 
 def test_registered():
     assert DATASETS.get('SpuriousShapes') is SpuriousShapes
+
+
+def test_animals_without_the_extra_name_it(monkeypatch):
+    from ifam_mm.datasets.spurious_shapes import animals
+    find_spec = animals.importlib.util.find_spec
+    monkeypatch.setattr(
+        animals.importlib.util, 'find_spec', lambda name, *args: None
+        if name == 'animal_shape_mnist' else find_spec(name, *args))
+    # _data_dir is what the (cached) loader calls first.
+    with pytest.raises(ImportError) as error:
+        animals._data_dir()
+    message = str(error.value)
+    assert 'optional package "animal-shape-mnist"' in message
+    assert 'pip install "ifam_mm[animals]"' in message
+    assert "fg_source='creatures'" in message

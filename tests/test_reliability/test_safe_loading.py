@@ -5,7 +5,7 @@ Every file here carries a payload that would create ``marker`` if it ran:
 checkpoints (tools/test.py, --resume), pretrained ViT weights, the shipped
 animal silhouettes, a SIIM-ACR chest-tube label pickle, a token-threshold
 file and a dataset annotation. Each is refused and the marker never
-appears. Lower-level tests: tests/test_compat.py (the checkpoint
+appears. Lower-level tests: tests/test_stack_fixes.py (the checkpoint
 allow-list), tests/test_datasets/test_spurious_shapes.py (the silhouette
 reader), tests/test_datasets/test_paper/test_siim_acr.py (the tube-label
 unpickler).

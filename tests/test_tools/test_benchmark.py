@@ -8,14 +8,19 @@ import importlib.util
 import json
 import math
 import os.path as osp
+import sys
 
 import pytest
 import torch
 
-from ifam_mm.utils import benchmarking
-from ifam_mm.utils.benchmarking import benchmark_throughput, run_benchmark
-
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# tools/benchmark.py imports its helpers as `analysis_tools.*` (its
+# sibling); appended, so tools/test.py never shadows the stdlib's `test`.
+sys.path.append(osp.join(REPO_ROOT, 'tools'))
+
+from analysis_tools import benchmarking  # noqa: E402
+from analysis_tools.benchmarking import (benchmark_throughput,  # noqa: E402
+                                         run_benchmark)
 RATIO_KEYS = ('train_step_ratio', 'train_step_ratio_25',
               'train_step_ratio_50', 'train_step_ratio_100', 'infer_ratio_25',
               'infer_ratio_50', 'infer_ratio_100', 'infer_ratio_light_25')

@@ -46,7 +46,7 @@ def test_dist_train_two_processes(tmp_path):
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert 'Epoch(train) [1][3/3]' in out
     if not torch.cuda.is_available():
-        # Each rank falls back to gloo (ifam_mm.compat) and says so.
+        # Each rank falls back to gloo (ifam_mm.engine.distributed) and says so.
         assert out.count('using the gloo backend') == 2
     log_files = [
         osp.join(dirpath, name) for dirpath, _, names in os.walk(work_dir)

@@ -27,20 +27,21 @@ import tempfile
 import time
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# Run from a checkout without installing the package.
-sys.path.insert(0, REPO_ROOT)
+# The benchmark helpers live in tools/analysis_tools/ (they read the
+# configs beside tools/); this script sits one folder below.
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
 
-import ifam_mm  # noqa: E402,F401  (stack fixes, registration)
+import ifam_mm  # noqa: E402,F401  (registers the plugin's modules)
 import timm  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from ifam_mm.testing import make_cub_tree  # noqa: E402
-from ifam_mm.utils.benchmark_models import ARCHS, amp_dtype  # noqa: E402
-from ifam_mm.utils.benchmarking import (PAPER_IMG_PER_S,  # noqa: E402
-                                        PAPER_SPEEDUP_TARGET,
-                                        benchmark_throughput)
+from analysis_tools.benchmark_models import ARCHS, amp_dtype  # noqa: E402
+from analysis_tools.benchmarking import (PAPER_IMG_PER_S,  # noqa: E402
+                                         PAPER_SPEEDUP_TARGET,
+                                         benchmark_throughput)
 
 CUB_CONFIG = osp.join(
     REPO_ROOT, 'configs', 'ifam',

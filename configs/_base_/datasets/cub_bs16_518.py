@@ -1,7 +1,7 @@
 # CUB-200-2011 at 518 px (37 x 37 patches of 14 px) with the reference's
-# `cub_original` augmentation (method.md §3.4). The ifam_mm loader splits
-# the official training images into `train` and a held-out `val` (10 % of
-# each class) for model selection; `test` is reported once.
+# `cub_original` augmentation (docs/method.md "Training recipe"). The ifam_mm
+# loader splits the official training images into `train` and a held-out `val`
+# (10 % of each class) for model selection; `test` is reported once.
 dataset_type = 'CUB200'
 data_root = 'data/CUB_200_2011'
 img_size = 518

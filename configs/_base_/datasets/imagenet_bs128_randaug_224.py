@@ -1,7 +1,7 @@
 # ImageNet-1K at 224 px (16 x 16 patches of 14 px) with the reference's
-# `timm` augmentation (method.md §3.4): random-resized crop, flip and
-# RandAugment m6 / mstd 0.5 (bicubic), no random erasing; test: resize to
-# 224 / 0.875 = 256, centre crop 224.
+# `timm` augmentation (docs/method.md "Training recipe"): random-resized crop,
+# flip and RandAugment m6 / mstd 0.5 (bicubic), no random erasing; test: resize
+# to 224 / 0.875 = 256, centre crop 224.
 dataset_type = 'ImageNet1k'
 data_root = 'data/imagenet'
 img_size = 224

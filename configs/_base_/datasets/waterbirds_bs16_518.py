@@ -1,7 +1,7 @@
 # Waterbirds (waterbird_complete95_forest2water2) at 518 px with the
-# reference's `cub_original` augmentation (method.md §3.4). The official
-# validation split (metadata split 1) selects checkpoints; `test` is reported
-# once. Groups are 2 * bird + place.
+# reference's `cub_original` augmentation (docs/method.md "Training recipe").
+# The official validation split (metadata split 1) selects checkpoints; `test`
+# is reported once. Groups are 2 * bird + place.
 dataset_type = 'Waterbirds'
 data_root = 'data/waterbird_complete95_forest2water2'
 img_size = 518

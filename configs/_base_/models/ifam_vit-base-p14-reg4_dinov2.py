@@ -1,7 +1,7 @@
-# iFAM on DINOv2 ViT-B/14 with 4 register tokens (method.md §1): stage 1 is
-# PDiscoFormer (a frozen ViT whose patch tokens are assigned to K parts plus
-# background), stage 2 an independent ViT that sees only the foreground
-# tokens and classifies from its CLS token.
+# iFAM on DINOv2 ViT-B/14 with 4 register tokens (docs/method.md "Overview"):
+# stage 1 is PDiscoFormer (a frozen ViT whose patch tokens are assigned to K
+# parts plus background), stage 2 an independent ViT that sees only the
+# foreground tokens and classifies from its CLS token.
 #
 # Every setting that differs per dataset (classes, parts, image size, the
 # pretrained file, loss weights) is overridden in the configs under
@@ -45,9 +45,9 @@ model = dict(
         part_dropout=0.3,
         temperature=1.0,
         loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        # The paper's part-shaping weights (method.md §2). Concentration is
-        # left out: its paper weight is 0, and a zero-weight term would
-        # still be computed every step.
+        # The paper's part-shaping weights (docs/method.md "Losses").
+        # Concentration is left out: its paper weight is 0, and a zero-weight
+        # term would still be computed every step.
         shaping_losses=dict(
             presence=dict(type='PresenceLoss', loss_weight=1.0),
             background=dict(type='BackgroundBorderLoss', loss_weight=2.0),

@@ -1,7 +1,7 @@
-# The iFAM recipe for ImageNet-1K (method.md §3.2-§3.3): the same parameter
-# groups, clipping and per-epoch cosine as the 90-epoch schedule, trained
-# for 120 epochs with mixed precision. The EMA of the weights is a hook; the
-# ImageNet config adds it.
+# The iFAM recipe for ImageNet-1K (docs/method.md "Training recipe"): the same
+# parameter groups, clipping and per-epoch cosine as the 90-epoch schedule,
+# trained for 120 epochs with mixed precision. The EMA of the weights is a
+# hook; the ImageNet config adds it.
 _base_ = ['./ifam_adamw-coslr-90e.py']
 
 max_epochs = 120

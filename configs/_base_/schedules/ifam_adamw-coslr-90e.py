@@ -1,4 +1,4 @@
-# The iFAM training recipe (method.md §1.9, §3.1-§3.2): AdamW, per-epoch
+# The iFAM training recipe (docs/method.md "Training recipe"): AdamW, per-epoch
 # cosine decay to 0 without warm-up, global gradient-norm clipping at 2.0,
 # and per-group learning-rate multipliers and weight-decay exclusions.
 #

@@ -1,8 +1,8 @@
 # Straight-through variant: the stage-2 loss also trains stage 1 through the
-# hard mask (method.md §1.4, §7.1.1), as the paper describes. The released
-# code detaches the mask (its bool cast), which the paper configs reproduce
-# with mask_grad='none'. The forward pass is the same hard masking; only
-# the gradient differs.
+# hard mask (docs/method.md "The token mask", "Where the reference code
+# differs"), as the paper describes. The released code detaches the mask (its
+# bool cast), which the paper configs reproduce with mask_grad='none'. The
+# forward pass is the same hard masking; only the gradient differs.
 #
 # Frequently modified parameters: those of the CUB K = 4 / K = 8 configs.
 _base_ = [

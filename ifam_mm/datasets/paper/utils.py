@@ -99,15 +99,45 @@ def select_holdout(dataset: str, data_list: List[dict], keys: Sequence[str],
     """
     if split == 'trainval':
         return data_list
-    mask = holdout_mask(keys, [d['gt_label'] for d in data_list], fraction,
-                        seed)
-    if split == 'val' and not mask.any():
+    labels = [d['gt_label'] for d in data_list]
+    mask = holdout_mask(keys, labels, fraction, seed)
+    if split == 'val' and fraction == 0:
         raise ValueError(
             f'{dataset}: split="val" is empty with val_fraction={fraction}. '
             'Set val_fraction > 0 (e.g. 0.1) to hold out part of the '
             'training set for model selection.')
+    if split == 'val':
+        _check_every_class_held_out(dataset, labels, mask, fraction)
     keep = mask if split == 'val' else ~mask
     return [d for d, k in zip(data_list, keep) if k]
+
+
+def _check_every_class_held_out(dataset: str, labels: Sequence[int],
+                                mask: np.ndarray, fraction: float) -> None:
+    """Raise ValueError, with the class sizes and a fraction that works, if
+    ``split='val'`` would miss a class (``round(fraction * n)`` is 0)."""
+    labels = np.asarray(labels)
+    sizes = {int(c): int((labels == c).sum()) for c in np.unique(labels)}
+    missing = [c for c in sizes if not mask[labels == c].any()]
+    if not missing:
+        return
+    listed = ', '.join(f'class {c}: {sizes[c]}' for c in missing[:10])
+    if len(missing) > 10:
+        listed += f', ... ({len(missing)} classes in all)'
+    smallest = min(sizes[c] for c in missing)
+    # round(f * n) >= 1 needs f >= 0.5 / n; a class of one image cannot
+    # give one to val and keep one for train.
+    fix = (f'val_fraction >= {np.ceil(500 / smallest) / 1000:g} holds out '
+           'one image of '
+           'each' if smallest > 1 else
+           'a class of 1 image cannot be split: add images to it')
+    raise ValueError(
+        f'{dataset}: split="val" would hold out no image of '
+        f'{len(missing)} of {len(sizes)} classes with '
+        f'val_fraction={fraction}, which needs at least '
+        f'{int(np.ceil(0.5 / fraction))} training images per class. '
+        f'Training images of those classes: {listed}. Fix: {fix}, or '
+        "evaluate on split='test' (or train on split='trainval').")
 
 
 def require_file(path: str, what: str, fix: str) -> str:

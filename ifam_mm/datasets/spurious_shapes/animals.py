@@ -35,9 +35,10 @@ def _data_dir() -> str:
     spec = importlib.util.find_spec('animal_shape_mnist')
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
-            "fg_source='animals' needs the animal silhouettes of "
-            '"animal-shape-mnist": pip install animal-shape-mnist==0.39 '
-            "--no-deps, or use fg_source='creatures'.")
+            "fg_source='animals' needs the animal silhouettes of the "
+            'optional package "animal-shape-mnist": pip install '
+            '"ifam_mm[animals]" (from a checkout: pip install -e '
+            '".[animals]"), or use fg_source=\'creatures\'.')
     return osp.join(list(spec.submodule_search_locations)[0], 'data',
                     'Animal Shape')
 

@@ -108,7 +108,7 @@ class SpuriousShapes(BaseDataset):
         >>> test.metainfo['group_names']
         ('bird/grass', 'bird/brick', 'quadruped/grass', 'quadruped/brick')
         >>> sorted(test[0])[:3]
-        ['bg_label', 'gt_label', 'group_label']
+        ['bg_label', 'group_label', 'gt_label']
     """
 
     def __init__(self,

@@ -15,9 +15,10 @@ class MaskedClsHead(ClsHead):
     """Fresh LayerNorm then a bias-free linear layer on the CLS token.
 
     The backbone already applies its pretrained final norm; this head adds a
-    new ``fc_norm`` and a linear classifier without bias (method.md §1.5).
-    The loss is logged as ``loss_cls`` (not mmpretrain's bare ``loss``,
-    which would hide the total in the logs when other terms are present).
+    new ``fc_norm`` and a linear classifier without bias (docs/method.md "Stage
+    2: the hard-masked ViT"). The loss is logged as ``loss_cls`` (not
+    mmpretrain's bare ``loss``, which would hide the total in the logs when
+    other terms are present).
 
     Args:
         num_classes (int): Number of classes.

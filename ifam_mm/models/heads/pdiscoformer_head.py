@@ -70,8 +70,8 @@ class PDiscoFormerHead(BaseModule):
     assignment-weighted token means over the whole grid, modulated by one
     LayerNorm over [D, K + 1]; whole foreground part vectors are dropped in
     training; one shared bias-free classifier scores each part and the
-    scores are averaged (method.md §1.3). Used alone it is PDiscoFormer,
-    the late-masking baseline; in iFAM it is stage 1.
+    scores are averaged (docs/method.md "Stage 1: part discovery"). Used alone
+    it is PDiscoFormer, the late-masking baseline; in iFAM it is stage 1.
 
     Args:
         num_classes (int): Number of classes C.

@@ -21,8 +21,8 @@ class BackgroundBorderLoss(nn.Module):
     Per image, ``mu_b = max_ij omega_ij AvgPool3(A_K^b)_ij`` with ``omega``
     the radial weight (0 at the centre, 1 at the corners); the loss is
     ``-mean_b log mu_b`` (BCE to target 1, log clamped at -100 as PyTorch
-    does), computed in fp32 (method.md §2.4). Use weight 0 where the prior
-    does not hold (SIIM-ACR).
+    does), computed in fp32 (docs/method.md "Losses"). Use weight 0 where the
+    prior does not hold (SIIM-ACR).
 
     Args:
         loss_weight (float): Weight of the term. Defaults to 2.0.

@@ -11,8 +11,8 @@ class ConcentrationLoss(nn.Module):
 
     Soft centroid ``c_k = sum A_k (i, j) / stopgrad(sum A_k)``; the loss is
     the mean over images, foreground parts and tokens of
-    ``A_kij [((c_row - i) / w)^2 + ((c_col - j) / h)^2]`` (method.md §2.9;
-    the reference divides the row offset by w, which matters only for
+    ``A_kij [((c_row - i) / w)^2 + ((c_col - j) / h)^2]`` (docs/method.md
+    "Losses"; the reference divides the row offset by w, which matters only for
     non-square maps). Off by default in the paper (weight 0).
 
     Args:

@@ -28,7 +28,7 @@ class EquivarianceLoss(nn.Module):
     stage 1 only on ``T(images)`` (:meth:`transform_images`) and calls this
     loss with both maps: ``1 - mean_{b, k<K} cos(A_k, T^-1(A'_k))`` over the
     foreground channels, with ``T^-1`` applied at map resolution
-    (method.md §2.5).
+    (docs/method.md "Losses").
 
     Args:
         degrees (float): Rotation range (+-). Defaults to 90.

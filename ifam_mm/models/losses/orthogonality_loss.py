@@ -17,8 +17,8 @@ class PartOrthogonalityLoss(nn.Module):
     orthonormal parts give 0. ``mode='reference_features'`` reproduces the
     iFAM code, which transposes first and so decorrelates the D feature
     dimensions across parts (a D x D Gram that cannot reach 0 when
-    D > K + 1; method.md §2.8, §7.1.2). Use it only to match published
-    numbers.
+    D > K + 1; docs/method.md "Losses", "Where the reference code differs").
+    Use it only to match published numbers.
 
     Args:
         mode (str): ``'parts'`` or ``'reference_features'``.

@@ -11,8 +11,9 @@ class PresenceLoss(nn.Module):
     """Every foreground part must be clearly present in some image.
 
     ``L = 1 - mean_k max_b max_ij AvgPool3(A_k^b)_ij`` over the K foreground
-    channels (method.md §2.3). The max runs over the local (per-process)
-    batch, as in the paper, so its strength depends on the per-GPU batch.
+    channels (docs/method.md "Losses"). The max runs over the local
+    (per-process) batch, as in the paper, so its strength depends on the
+    per-GPU batch.
 
     Args:
         loss_weight (float): Weight of the term. Defaults to 1.0.

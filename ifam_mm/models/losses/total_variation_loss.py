@@ -11,7 +11,8 @@ class TotalVariationLoss(nn.Module):
 
     ``L = sum |A_{i+1,j} - A_ij| + |A_{i,j+1} - A_ij| / (B h w)`` summed over
     channels (background included). The normaliser is computed per call;
-    the reference caches it from the first batch (method.md §7.3).
+    the reference caches it from the first batch (docs/method.md "Where the
+    reference code differs").
 
     Args:
         loss_weight (float): Weight of the term. Defaults to 1.0.

@@ -17,9 +17,9 @@ def foreground_token_mask(logits: torch.Tensor,
 
     In training (soft ``part_maps``, optionally with stage-2 part dropout):
     the value is the hard decision ``max_{k<K} A_k >= A_K`` and the gradient
-    is that of ``S = sum_{k<K} A_k`` (straight-through; method.md §1.4).
-    Dropped parts are zeroed and survivors are *not* rescaled; the
-    background is never dropped. At evaluation (``part_maps=None``) the
+    is that of ``S = sum_{k<K} A_k`` (straight-through; docs/method.md "The
+    token mask"). Dropped parts are zeroed and survivors are *not* rescaled;
+    the background is never dropped. At evaluation (``part_maps=None``) the
     decision is ``argmax (logits + gumbel) < K`` (``gumbel`` None: noise-
     free). Both ways a foreground/background tie keeps the token, as the
     reference's argmax over [foreground, background] does.
@@ -106,8 +106,9 @@ def reference_dot_logits(dots: torch.Tensor,
     """The reference code's token removal: logits become dot products.
 
     Foreground logits are ``<x, p_k>``, or -inf where below the part's
-    threshold; the background logit is ``<x, p_K>`` (method.md §4.6). A
-    token below threshold may thus move to another foreground part.
+    threshold; the background logit is ``<x, p_K>`` (docs/method.md "Test-time
+    interventions"). A token below threshold may thus move to another
+    foreground part.
 
     Args:
         dots (torch.Tensor): ``<x, p_k>`` [B, K + 1, h, w], background last.

@@ -158,3 +158,19 @@ def test_bad_inputs(tmp_path, case, error, match):
         os.remove(tmp_path / 'parts' / 'part_locs.txt')
     with pytest.raises(error, match=match):
         build(**cfg)
+
+
+def test_val_fraction_too_small_for_the_classes_says_what_works(tmp_path):
+    # 4 training images per class: round(0.1 * 4) = 0 held out.
+    make_cub(tmp_path, {i: c for i, c, _ in IMAGES})
+    cfg = dict(type='CUB200', data_root=str(tmp_path), split='val')
+    with pytest.raises(ValueError) as error:
+        build(val_fraction=0.1, **cfg)
+    message = str(error.value)
+    assert 'no image of 3 of 3 classes with val_fraction=0.1' in message
+    assert 'needs at least 5 training images per class' in message
+    assert 'class 0: 4, class 1: 4, class 2: 4' in message
+    assert 'val_fraction >= 0.125 holds out one image of each' in message
+    # The fraction the message names works.
+    samples = packed(build(val_fraction=0.125, **cfg))
+    assert sorted(int(s.gt_label) for s in samples) == [0, 1, 2]

@@ -32,7 +32,7 @@ class PartNMIARI(BaseMetric):
       read from the ``img_shape`` metainfo). Each visible keypoint inside
       the image contributes one pair: its index ``p`` and the predicted
       label of the token it lies in (``floor(y * h / H), floor(x * w /
-      W)``), as in the CUB protocol of method.md §4.8.
+      W)``), as in the CUB protocol of docs/method.md "Evaluation protocols"
 
     Only ground-truth foreground enters (tokens whose centre has a part id,
     or keypoints): there is nothing to agree on in the background. The

@@ -24,7 +24,12 @@ from torch import nn
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import ifam_mm  # noqa: F401  (registers the components built below)
+
+# tools/analysis_tools/ of a checkout or of the installed ifam_mm/.mim/:
+# either way configs/ is a sibling of tools/.
+TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO_ROOT = osp.dirname(TOOLS_DIR)
 IFAM_BASE_CFG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
                          'ifam_vit-base-p14-reg4_dinov2.py')
 NUM_CLASSES = 200  # CUB, as the base config

@@ -24,7 +24,8 @@ import torch
 from mmengine.config import Config
 
 from mmpretrain.registry import MODELS
-from .benchmark_models import REPO_ROOT, Step, build_model, make_batch
+from .benchmark_models import (REPO_ROOT, TOOLS_DIR, Step, build_model,
+                               make_batch)
 
 MiB = 2**20
 TINY_IFAM_CFG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
@@ -211,9 +212,12 @@ def measure_in_subprocess(jobs: List[Dict], threads: int) -> List[Dict]:
         env = dict(
             os.environ,
             MALLOC_MMAP_THRESHOLD_='65536',
+            # The worker imports this module as the tools do; a checkout's
+            # root comes first so that it measures the checkout's ifam_mm.
             PYTHONPATH=os.pathsep.join(
-                [REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
-        code = ('import sys; from ifam_mm.utils.benchmark_memory import '
+                [REPO_ROOT, TOOLS_DIR,
+                 os.environ.get('PYTHONPATH', '')]))
+        code = ('import sys; from analysis_tools.benchmark_memory import '
                 'memory_worker; memory_worker(sys.argv[1])')
         result = subprocess.run([sys.executable, '-c', code, spec],
                                 env=env,
