@@ -52,8 +52,6 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.model import MMDistributedDataParallel
 
-from .utils.safe_loading import runner_checkpoint_globals
-
 
 def _init_dist_pytorch_any_device(backend: str,
                                   init_backend: str = 'torch',
@@ -214,7 +212,6 @@ _original_checkpoint_hook_methods = {
     for name in ('after_train_iter', 'after_train_epoch', 'after_val_epoch')
 }
 
-torch.serialization.add_safe_globals(runner_checkpoint_globals())
 mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch_any_device
 MMDistributedDataParallel.__init__ = _ddp_init_any_device
 atexit.register(release_process_group)
