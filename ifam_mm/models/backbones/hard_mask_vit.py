@@ -8,10 +8,11 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from timm.models import VisionTransformer
 from timm.models.vision_transformer import Block
+from torch import nn
 
 from mmpretrain.registry import MODELS
 from ..utils.checkpoint_check import register_checkpoint_check
-from ..utils.token_masking import (key_attention_mask, key_weighted_block,
+from ..utils.token_masking import (key_attention_bias, key_weighted_block,
                                    prune_masked_tokens,
                                    straight_through_key_weights)
 from ..utils.vit_weights import load_vit_weights
@@ -20,6 +21,14 @@ MASK_GRAD_MODES = ('none', 'straight_through')
 MASK_MODES = ('hard', 'soft')
 OUT_TYPES = ('cls_token', 'featmap', 'raw')
 TRAINABLE_WHEN_FROZEN = ('cls_token', 'reg_token', 'pos_embed')
+
+
+def _no_cls_token_error(arch: str) -> ValueError:
+    return ValueError(
+        "HardMaskViT needs a CLS token: it is the output of out_type="
+        "'cls_token' and the key that keeps every attention row defined "
+        f'when all patch tokens are masked. Arch {arch!r} has none here; '
+        'use an arch with a CLS token and do not pass class_token=False.')
 
 
 @MODELS.register_module()
@@ -31,6 +40,8 @@ class HardMaskViT(BaseModule):
     a masked token, so the CLS output depends only on kept patches (and the
     learned prefix tokens, which are always visible). Patch embedding, norms
     and MLPs act per token, so attention is the only path between tokens.
+    The mask reaches timm's attention as an additive ``-inf`` key bias,
+    exact on its fused (SDPA) and unfused paths alike (docs/hard_mask_vit.md).
 
     Args:
         arch (str): timm ViT name, e.g. ``'vit_base_patch14_reg4_dinov2'``
@@ -64,6 +75,8 @@ class HardMaskViT(BaseModule):
         init_cfg (dict, optional): mmengine init config. Defaults to None.
         **timm_overrides: Passed to ``timm.create_model`` (``embed_dim``,
             ``depth``, ``num_heads``, ``patch_size``, ``drop_path_rate``...).
+            ``class_token=False`` and ``patch_drop_rate > 0`` are refused:
+            the mask needs the CLS token and one fixed token per patch.
 
     Example:
         >>> import torch
@@ -100,6 +113,9 @@ class HardMaskViT(BaseModule):
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type must be one of {OUT_TYPES}, got '
                              f'{out_type!r}.')
+        if not timm_overrides.get('class_token', True):
+            # Checked first: timm would fail on its own global_pool assert.
+            raise _no_cls_token_error(arch)
         try:
             vit = timm.create_model(
                 arch,
@@ -118,6 +134,14 @@ class HardMaskViT(BaseModule):
         if vit.dynamic_img_size:
             raise ValueError('HardMaskViT does not support '
                              'dynamic_img_size; set img_size instead.')
+        if not vit.has_class_token:
+            raise _no_cls_token_error(arch)
+        if not isinstance(vit.patch_drop, nn.Identity):
+            raise ValueError(
+                'HardMaskViT does not support patch_drop_rate > 0: timm '
+                'drops random patch tokens in training, after which '
+                'token_mask no longer lines up with the tokens. Set '
+                'patch_drop_rate=0.')
         self.vit = vit
         # timm initialised itself; stop mmengine's init_weights from
         # re-initialising it (which would also wipe loaded weights).
@@ -180,8 +204,7 @@ class HardMaskViT(BaseModule):
         """
         self._check_images(x)
         tokens = self.vit.patch_embed(x)
-        tokens = self.vit.norm_pre(self.vit.patch_drop(
-            self.vit._pos_embed(tokens)))
+        tokens = self.vit.norm_pre(self.vit._pos_embed(tokens))
         if token_mask is None:
             tokens = self.vit.blocks(tokens)
         else:
@@ -212,9 +235,9 @@ class HardMaskViT(BaseModule):
                 and self.out_type == 'cls_token'):
             tokens, keep = prune_masked_tokens(tokens, keep,
                                                self.num_prefix_tokens)
-        attn_mask = key_attention_mask(keep, self.num_prefix_tokens)
+        attn_bias = key_attention_bias(keep, self.num_prefix_tokens, tokens)
         for block in self.vit.blocks:
-            tokens = block(tokens, attn_mask=attn_mask)
+            tokens = block(tokens, attn_mask=attn_bias)
         return tokens
 
     def _key_weighted_blocks(self, tokens: torch.Tensor,

@@ -1,6 +1,6 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
 """A hard-masked ViT whose mask comes from the data, not from stage 1."""
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -8,6 +8,7 @@ import torch
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from ..backbones.hard_mask_vit import HardMaskViT
 from ..utils.part_mask import pixel_to_token_mask
 
 
@@ -21,6 +22,9 @@ class EarlyMaskClassifier(ImageClassifier):
     ``PackInputs(algorithm_keys=(..., 'gt_fg_mask'))``); a token is kept iff
     at least ``token_threshold`` of its pixels are set. The mask must
     follow the image through every geometric transform of the pipeline.
+    Every mode needs the data samples (``model(inputs, data_samples,
+    mode='tensor')`` too): without them there is no mask, which is an error,
+    never a silent unmasked forward.
 
     Args:
         mask_key (str): Data-sample field holding the [H, W] pixel mask.
@@ -36,14 +40,33 @@ class EarlyMaskClassifier(ImageClassifier):
                  token_threshold: float = 0.5,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if not hasattr(self.backbone, 'grid_size'):
+        if not isinstance(self.backbone, HardMaskViT):
             raise TypeError('EarlyMaskClassifier needs a HardMaskViT '
                             f'backbone, got {type(self.backbone).__name__}.')
         self.mask_key = mask_key
         self.token_threshold = token_threshold
 
-    def token_mask(self, data_samples: List[DataSample]) -> torch.Tensor:
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """``ImageClassifier.forward``, except that ``mode='tensor'`` also
+        reads the data samples: they carry the mask."""
+        if mode == 'tensor':
+            feats = self.extract_feat(inputs, data_samples)
+            return self.head(feats) if self.with_head else feats
+        return super().forward(inputs, data_samples, mode)
+
+    def token_mask(self, data_samples: Optional[List[DataSample]],
+                   image_size: Tuple[int, int]) -> torch.Tensor:
         """[B, N] bool token mask from the samples' pixel masks."""
+        if data_samples is None:
+            raise ValueError(
+                'EarlyMaskClassifier masks tokens with the pixel mask '
+                f'{self.mask_key!r} of each data sample, and got no data '
+                'samples (it will not classify the unmasked image instead). '
+                'Pass them: model(inputs, data_samples, mode=...) or '
+                'extract_feat(inputs, data_samples).')
         masks = []
         for sample in data_samples:
             if self.mask_key not in sample:
@@ -61,6 +84,12 @@ class EarlyMaskClassifier(ImageClassifier):
                 self.mask_key))))
         device = next(self.parameters()).device
         pixels = torch.stack(masks).to(device)
+        if tuple(pixels.shape[-2:]) != tuple(image_size):
+            raise ValueError(
+                f'EarlyMaskClassifier: the pixel masks {self.mask_key!r} are '
+                f'{list(pixels.shape[-2:])}, the images {list(image_size)}; '
+                'the mask must follow the image through every transform of '
+                'the pipeline (resize and crop it with the image).')
         return pixel_to_token_mask(pixels, self.backbone.grid_size,
                                    self.token_threshold).flatten(1)
 
@@ -68,8 +97,9 @@ class EarlyMaskClassifier(ImageClassifier):
                      inputs: torch.Tensor,
                      data_samples: Optional[List[DataSample]] = None,
                      stage: str = 'neck'):
-        mask = None if data_samples is None else self.token_mask(data_samples)
-        x = self.backbone(inputs, token_mask=mask)
+        x = self.backbone(
+            inputs,
+            token_mask=self.token_mask(data_samples, inputs.shape[-2:]))
         if stage == 'backbone':
             return x
         if self.with_neck:
@@ -87,8 +117,5 @@ class EarlyMaskClassifier(ImageClassifier):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 **kwargs) -> List[DataSample]:
-        if data_samples is None:
-            raise ValueError('EarlyMaskClassifier needs data samples that '
-                             f'carry {self.mask_key!r} to predict.')
         return self.head.predict(
             self.extract_feat(inputs, data_samples), data_samples, **kwargs)

@@ -10,6 +10,7 @@ from torch import nn
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from ..backbones.hard_mask_vit import HardMaskViT
 from ..heads.pdiscoformer_head import PartOutputs
 from ..utils.checkpoint_check import register_checkpoint_check
 from ..utils.config_checks import check_stages_fit
@@ -26,7 +27,8 @@ THRESHOLD_STATISTICS = dict(distance='distance', reference_dot='dot')
 
 
 def _fit(images: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
-    """Resize images to a backbone's input size (stages may differ)."""
+    """Resize images to stage 1's input size (stages may differ; stage 2
+    never gets resized pixels, see :meth:`IFAMClassifier._stage2`)."""
     size = tuple(backbone.vit.patch_embed.img_size)
     if tuple(images.shape[-2:]) == size:
         return images
@@ -48,9 +50,12 @@ class IFAMClassifier(BaseClassifier):
     Stage 1 (``backbone`` + ``part_head``) sees the whole image and assigns
     patch tokens to K parts or background. Stage 2 (``stage2_backbone`` +
     ``head``) sees the same image, but no token may attend to a background
-    token, so its prediction depends only on the selected regions. Both
-    train jointly; with ``stage2_backbone.mask_grad='straight_through'`` the
-    stage-2 loss also trains stage 1 through the mask.
+    token, so its prediction depends only on the selected regions. Stages
+    may differ in input size: the batch then has stage 2's ``img_size``
+    (stage 2 must read unresized pixels) and stage 1 gets a resized copy.
+    Both train jointly; with
+    ``stage2_backbone.mask_grad='straight_through'`` the stage-2 loss also
+    trains stage 1 through the mask.
 
     Args:
         backbone (dict): Stage-1 ViT (``HardMaskViT``); built with
@@ -123,6 +128,7 @@ class IFAMClassifier(BaseClassifier):
                 backbone if stage2_backbone is None else stage2_backbone)
             self.stage2_backbone = _build(stage2_cfg, out_type='cls_token')
             self.head = _build(head)
+        self._check_backbones()
         check_stages_fit(self.backbone, part_head, self.stage2_backbone, head)
         register_checkpoint_check(self)
 
@@ -138,6 +144,17 @@ class IFAMClassifier(BaseClassifier):
         if stage == 'stage2' and head is None:
             raise ValueError("test_cfg.predict_stage='stage2' needs a stage-2 "
                              "head; set head=... or predict_stage='stage1'.")
+
+    def _check_backbones(self) -> None:
+        for name in ('backbone', 'stage2_backbone'):
+            vit = getattr(self, name)
+            if vit is not None and not isinstance(vit, HardMaskViT):
+                raise TypeError(
+                    f'IFAMClassifier.{name} must be a HardMaskViT (stage 2 '
+                    "reads only the kept tokens through its hard mask; "
+                    'stage 1 provides the patch map and grid the mask is '
+                    f'built on), got {type(vit).__name__}. Set '
+                    f"{name}=dict(type='HardMaskViT', ...).")
 
     def _check_interventions(self) -> None:
         # test_cfg may change between evaluations (leave-one-out), so this
@@ -181,26 +198,43 @@ class IFAMClassifier(BaseClassifier):
         if self.stage2_backbone is None:
             return feats
         mask = self._mask(self.part_head(feats), feats=feats)
-        return self.stage2_backbone(
-            _fit(inputs, self.stage2_backbone), token_mask=mask)
+        return self._stage2(inputs, mask)
+
+    def _stage2(self, inputs: torch.Tensor,
+                mask: torch.Tensor) -> Tuple[torch.Tensor]:
+        # The batch's own pixels, never a resized copy: interpolation
+        # filters reach across patch borders and would blend pixels of
+        # masked tokens into kept ones (_check_input_size enforces this).
+        return self.stage2_backbone(inputs, token_mask=mask)
 
     def _stage1_feats(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
         self._check_input_size(inputs)
         return self.backbone(_fit(inputs, self.backbone))
 
     def _check_input_size(self, inputs: torch.Tensor) -> None:
-        # Each stage gets a resized copy of the batch, but the batch must
-        # have one stage's size: any other size means that the data pipeline
-        # and the model disagree, which resizing would hide.
-        sizes = dict.fromkeys(
-            tuple(b.vit.patch_embed.img_size)
-            for b in (self.backbone, self.stage2_backbone) if b is not None)
-        if tuple(inputs.shape[-2:]) not in sizes:
-            raise ValueError(
-                f'IFAMClassifier got images {list(inputs.shape)}, but its '
-                f'stages take {" or ".join(f"{h} x {w}" for h, w in sizes)}'
-                ' pixels. Resize or crop to that size in the data pipeline, '
-                "or set the backbones' img_size to your images' size.")
+        # The batch has the size of the last stage: stage 2 reads it as is
+        # and stage 1 gets a resized copy. Any other size means that the
+        # data pipeline and the model disagree, which resizing would hide.
+        stage1 = tuple(self.backbone.vit.patch_embed.img_size)
+        size = stage1 if self.stage2_backbone is None else tuple(
+            self.stage2_backbone.vit.patch_embed.img_size)
+        got = tuple(inputs.shape[-2:])
+        if got == size:
+            return
+        which = ''
+        if size != stage1:
+            which = " (stage 2's img_size; stage 1 gets a resized copy)"
+        if got == stage1:
+            which += (
+                ". The images have stage 1's size, but stage 2 must see the "
+                "batch's own pixels: resizing them for stage 2 would blend "
+                'pixels of masked tokens into kept ones, and the prediction '
+                'would no longer depend on the kept tokens alone')
+        raise ValueError(
+            f'IFAMClassifier got images {list(inputs.shape)}, but its '
+            f'stages take {size[0]} x {size[1]} pixels{which}. Resize or '
+            "crop to that size in the data pipeline, or set the backbones' "
+            "img_size to your images' size.")
 
     def _stage1(self, inputs: torch.Tensor) -> PartOutputs:
         return self.part_head(self._stage1_feats(inputs))
@@ -220,8 +254,10 @@ class IFAMClassifier(BaseClassifier):
         Returns:
             tuple[torch.Tensor, torch.Tensor]: The statistic of every token
             to every prototype [B, K + 1, h, w], and each token's stage-1
-            part [B, h, w] (``argmax -distance``, K = background; the
-            model's own, without interventions).
+            part [B, h, w] (``PartOutputs.assignment``, K = background: the
+            noise-free ``argmax -distance``, or with ``gumbel_at_eval`` the
+            argmax of the maps' own noisy sample; the model's own, without
+            interventions).
         """
         feats = self._stage1_feats(inputs)
         parts = self.part_head(feats)
@@ -252,9 +288,8 @@ class IFAMClassifier(BaseClassifier):
                 parts,
                 part_maps=part_maps,
                 part_dropout=self.train_cfg['mask_part_dropout'])
-            feats = self.stage2_backbone(
-                _fit(inputs, self.stage2_backbone), token_mask=mask)
-            losses.update(self.head.loss(feats, data_samples))
+            losses.update(
+                self.head.loss(self._stage2(inputs, mask), data_samples))
             losses['kept_fraction'] = mask.detach().mean()
         return losses
 
@@ -273,7 +308,9 @@ class IFAMClassifier(BaseClassifier):
               part_dropout: float = 0.0,
               feats: Optional[Tuple[torch.Tensor]] = None) -> torch.Tensor:
         """Stage-2 token mask [B, N] from stage-1 outputs (``feats``: the
-        stage-1 features, for the reference dot-product thresholds)."""
+        stage-1 features, for the reference dot-product thresholds).
+        Without ``part_maps`` the mask comes from the sample behind
+        ``parts.part_maps`` (with ``gumbel_at_eval``, the noisy one)."""
         if self.stage2_backbone.mask_mode == 'soft':
             if not self.training and (self.test_cfg['remove_parts']
                                       or self.test_cfg['token_thresholds']):
@@ -283,12 +320,15 @@ class IFAMClassifier(BaseClassifier):
                     'test_cfg.remove_parts / token_thresholds.')
             mask = soft_foreground_mask(
                 parts.logits,
-                part_maps=part_maps,
+                part_maps=parts.part_maps if part_maps is None else part_maps,
                 temperature=self.part_head.temperature,
                 part_dropout=part_dropout)
         elif self.training:
             mask = foreground_token_mask(
-                parts.logits, part_maps=part_maps, part_dropout=part_dropout)
+                parts.logits,
+                part_maps=part_maps,
+                part_dropout=part_dropout,
+                gumbel=parts.gumbel)
         else:
             mask = self._eval_mask(parts, feats)
         mask = resample_token_mask(mask, self.stage2_backbone.grid_size)
@@ -304,9 +344,13 @@ class IFAMClassifier(BaseClassifier):
             dots = prototype_dots(feats[-1], self.part_head.prototypes)
             return foreground_token_mask(
                 reference_dot_logits(dots, thresholds),
-                remove_parts=remove_parts)
+                remove_parts=remove_parts,
+                gumbel=parts.gumbel)
         return foreground_token_mask(
-            parts.logits, remove_parts=remove_parts, max_distance=thresholds)
+            parts.logits,
+            remove_parts=remove_parts,
+            max_distance=thresholds,
+            gumbel=parts.gumbel)
 
     def _token_thresholds(self) -> Optional[torch.Tensor]:
         """The thresholds of ``test_cfg.token_thresholds``, checked against
@@ -344,9 +388,7 @@ class IFAMClassifier(BaseClassifier):
             return results
         mask = self._mask(parts, feats=feats)
         if self.test_cfg['predict_stage'] == 'stage2':
-            feats = self.stage2_backbone(
-                _fit(inputs, self.stage2_backbone), token_mask=mask)
-            results = self.head.predict(feats, results)
+            results = self.head.predict(self._stage2(inputs, mask), results)
         grid = self.stage2_backbone.grid_size
         for sample, keep in zip(results, mask.reshape(-1, *grid)):
             sample.set_field(keep > 0.5, 'pred_token_mask')

@@ -28,17 +28,21 @@ class PartOutputs:
 
     Attributes:
         logits: ``-||x - p_k||^2`` [B, K + 1, h, w], fp32; background last.
-        part_maps: Soft assignment A [B, K + 1, h, w] (Gumbel-softmax in
-            training, noise-free softmax at evaluation by default).
+        part_maps: Soft assignment A [B, K + 1, h, w]: Gumbel-softmax
+            ``softmax((logits + gumbel) / tau)`` in training (and at
+            evaluation with ``gumbel_at_eval``), else noise-free softmax.
         part_features: Modulated part vectors [B, D, K + 1].
         part_logits: Per-part class logits [B, C, K].
         cls_score: Mean over parts of ``part_logits`` [B, C].
+        gumbel: The Gumbel noise g of ``part_maps`` [B, K + 1, h, w]; None
+            when the maps are noise-free.
     """
     logits: torch.Tensor
     part_maps: torch.Tensor
     part_features: torch.Tensor
     part_logits: torch.Tensor
     cls_score: torch.Tensor
+    gumbel: Optional[torch.Tensor] = None
 
     @property
     def distances(self) -> torch.Tensor:
@@ -47,8 +51,13 @@ class PartOutputs:
 
     @property
     def assignment(self) -> torch.Tensor:
-        """Deterministic part index per token [B, h, w] (K = background)."""
-        return self.logits.argmax(dim=1)
+        """Part index per token [B, h, w] (K = background): the argmax of
+        the sample behind ``part_maps`` (``logits + gumbel``; ``logits``
+        when noise-free). A tie goes to the lowest index, so a
+        foreground/background tie goes to foreground."""
+        logits = self.logits if self.gumbel is None else (
+            self.logits + self.gumbel)
+        return logits.argmax(dim=1)
 
 
 @MODELS.register_module()
@@ -71,8 +80,11 @@ class PDiscoFormerHead(BaseModule):
         part_dropout (float): Probability of dropping a whole foreground
             part vector in training (survivors rescaled). Defaults to 0.3.
         temperature (float): Softmax temperature tau. Defaults to 1.0.
-        gumbel_at_eval (bool): Keep Gumbel noise in the maps at evaluation,
-            as the reference code does. Defaults to False (deterministic).
+        gumbel_at_eval (bool): Keep Gumbel noise at evaluation, as the
+            reference code does: the maps, the part features, the
+            assignment and (in ``IFAMClassifier``) the stage-2 mask, part
+            removal and token thresholds all come from one noise sample
+            per forward. Defaults to False (deterministic).
         loss_cls (dict): Stage-1 classification loss. Defaults to
             ``dict(type='CrossEntropyLoss')``.
         shaping_losses (dict, optional): ``name -> loss config``, each
@@ -135,7 +147,7 @@ class PDiscoFormerHead(BaseModule):
         with torch.autocast(tokens.device.type, enabled=False):
             tokens = tokens.float()
             logits = -self.squared_distances(tokens)
-            part_maps = self.soft_assignment(logits)
+            part_maps, gumbel = self.soft_assignment(logits)
             grid = tokens.shape[-2] * tokens.shape[-1]
             # Divided by the grid size, not the part's mass (PDiscoNet), so
             # a part vector's norm grows with the part's area.
@@ -149,7 +161,8 @@ class PDiscoFormerHead(BaseModule):
             part_maps=part_maps,
             part_features=features,
             part_logits=part_logits,
-            cls_score=part_logits.mean(dim=2))
+            cls_score=part_logits.mean(dim=2),
+            gumbel=gumbel)
 
     def squared_distances(self, tokens: torch.Tensor) -> torch.Tensor:
         """``||x - p_k||^2`` for every token and prototype [B, K+1, h, w]."""
@@ -158,11 +171,23 @@ class PDiscoFormerHead(BaseModule):
         return (tokens.pow(2).sum(dim=1, keepdim=True) - 2 * dot +
                 prototypes.pow(2).sum(dim=1)[None, :, None, None])
 
-    def soft_assignment(self, logits: torch.Tensor) -> torch.Tensor:
-        """Gumbel-softmax in training, noise-free softmax at evaluation."""
+    def soft_assignment(
+            self, logits: torch.Tensor
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Gumbel-softmax in training, noise-free softmax at evaluation.
+
+        Returns:
+            tuple: ``(part_maps, gumbel)``, the noise (None if noise-free)
+            kept so that every decision can use the maps' own sample.
+        """
         if self.training or self.gumbel_at_eval:
-            return F.gumbel_softmax(logits, tau=self.temperature, dim=1)
-        return (logits / self.temperature).softmax(dim=1)
+            # F.gumbel_softmax's sampling (same draws), keeping the noise.
+            gumbel = -torch.empty_like(
+                logits, memory_format=torch.legacy_contiguous_format
+            ).exponential_().log()
+            return ((logits + gumbel) / self.temperature).softmax(dim=1), (
+                gumbel)
+        return (logits / self.temperature).softmax(dim=1), None
 
     def loss(self, feats: Tuple[torch.Tensor],
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:

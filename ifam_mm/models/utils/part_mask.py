@@ -10,22 +10,25 @@ def foreground_token_mask(logits: torch.Tensor,
                           part_maps: Optional[torch.Tensor] = None,
                           part_dropout: float = 0.0,
                           remove_parts: Sequence[int] = (),
-                          max_distance: Optional[torch.Tensor] = None
+                          max_distance: Optional[torch.Tensor] = None,
+                          gumbel: Optional[torch.Tensor] = None
                           ) -> torch.Tensor:
     """Token mask: kept iff the token's part is a (kept) foreground part.
 
     In training (soft ``part_maps``, optionally with stage-2 part dropout):
-    the value is the hard decision ``max_{k<K} A_k > A_K`` and the gradient
+    the value is the hard decision ``max_{k<K} A_k >= A_K`` and the gradient
     is that of ``S = sum_{k<K} A_k`` (straight-through; method.md §1.4).
     Dropped parts are zeroed and survivors are *not* rescaled; the
     background is never dropped. At evaluation (``part_maps=None``) the
-    decision is the deterministic ``argmax logits < K``.
+    decision is ``argmax (logits + gumbel) < K`` (``gumbel`` None: noise-
+    free). Both ways a foreground/background tie keeps the token, as the
+    reference's argmax over [foreground, background] does.
 
     Args:
         logits (torch.Tensor): ``-distance`` [B, K + 1, h, w], background
             last.
         part_maps (torch.Tensor, optional): Soft maps (training); None
-            uses the noise-free argmax of ``logits`` (evaluation).
+            uses the argmax of ``logits`` (+ ``gumbel``) (evaluation).
         part_dropout (float): Stage-2 part dropout rate; needs
             ``part_maps``. Defaults to 0.
         remove_parts (Sequence[int]): Foreground parts whose tokens become
@@ -34,6 +37,10 @@ def foreground_token_mask(logits: torch.Tensor,
             (evaluation only): a token whose squared distance to its
             assigned part's prototype exceeds that part's threshold becomes
             background (token-removal intervention). Defaults to None.
+        gumbel (torch.Tensor, optional): Gumbel noise [B, K + 1, h, w]
+            added to ``logits`` for the assignment only (evaluation with
+            ``gumbel_at_eval``; distances stay noise-free). Defaults to
+            None.
 
     Returns:
         torch.Tensor: Float mask [B, h, w]: exactly 0 or 1 in value; carries
@@ -44,7 +51,9 @@ def foreground_token_mask(logits: torch.Tensor,
     if part_maps is None:
         if part_dropout > 0:
             raise ValueError('Stage-2 part dropout needs soft part_maps.')
-        assignment = logits.argmax(dim=1)
+        # argmax returns the first maximum: ties go to foreground.
+        assignment = (logits if gumbel is None else logits + gumbel).argmax(
+            dim=1)
         keep = assignment < num_parts
         for part in remove_parts:
             keep &= assignment != part
@@ -64,7 +73,7 @@ def foreground_token_mask(logits: torch.Tensor,
         keep_part = torch.ones(num_parts, device=logits.device)
         keep_part[list(remove_parts)] = 0
         foreground = foreground * keep_part[:, None, None]
-    hard = (foreground.amax(dim=1) > background).to(part_maps.dtype)
+    hard = (foreground.amax(dim=1) >= background).to(part_maps.dtype)
     surrogate = foreground.sum(dim=1)
     # Parenthesised so the value is exactly 0 or 1 (the reference's
     # ``(1 - S) + S`` is 1 +- 1 ulp).

@@ -2,9 +2,9 @@
 """Key masks, eval-time pruning and straight-through attention.
 
 These are the pieces of hard masking that timm does not provide: timm's
-``Attention`` takes a boolean ``attn_mask`` (used for the hard path), but has
-no pruning and no attention whose output is exactly hard-masked while a
-gradient still reaches a float mask.
+``Attention`` takes an ``attn_mask`` (we pass it an additive bias, see
+:func:`key_attention_bias`), but has no pruning and no attention whose
+output is exactly hard-masked while a gradient still reaches a float mask.
 """
 from typing import Tuple
 
@@ -12,20 +12,38 @@ import torch
 from torch import nn
 
 
-def key_attention_mask(keep: torch.Tensor,
-                       num_prefix_tokens: int) -> torch.Tensor:
-    """Boolean SDPA mask that hides masked tokens as keys.
+def key_attention_bias(keep: torch.Tensor, num_prefix_tokens: int,
+                       tokens: torch.Tensor) -> torch.Tensor:
+    """Additive attention bias that hides masked tokens as keys.
+
+    A float bias, not a boolean mask, because it means the same on every
+    attention path: SDPA adds a float ``attn_mask`` to the scores, and so
+    does timm's unfused path (``scores + attn_mask``). A boolean mask does
+    not: older timm releases (1.0.16 among them) add it to the scores as
+    1/0 on the unfused path, so masked keys stay visible. ``-inf`` gives a
+    masked key exactly zero weight in every float dtype; no row is fully
+    masked, because prefix keys are always visible (no NaN).
 
     Args:
         keep (torch.Tensor): Bool mask [B, N] over patch tokens, True = keep.
         num_prefix_tokens (int): CLS + register tokens, always visible.
+        tokens (torch.Tensor): The block input. The bias takes the dtype of
+            the attention scores: the tokens' dtype, or under autocast the
+            autocast dtype (to which autocast casts SDPA's query and mask
+            anyway; CUDA's memory-efficient kernel needs them to match).
 
     Returns:
-        torch.Tensor: Bool mask [B, 1, 1, P + N] (True = may be attended to),
-        broadcast over heads and queries rather than materialised as T x T.
+        torch.Tensor: [B, 1, 1, P + N], 0 where a key may be attended to and
+        -inf where not; broadcast over heads and queries rather than
+        materialised as T x T.
     """
+    device = tokens.device.type
+    dtype = (torch.get_autocast_dtype(device)
+             if torch.is_autocast_enabled(device) else tokens.dtype)
     prefix = keep.new_ones(keep.shape[0], num_prefix_tokens)
-    return torch.cat([prefix, keep], dim=1)[:, None, None, :]
+    visible = torch.cat([prefix, keep], dim=1)[:, None, None, :]
+    bias = torch.zeros(visible.shape, dtype=dtype, device=keep.device)
+    return bias.masked_fill_(~visible, float('-inf'))
 
 
 def prune_masked_tokens(

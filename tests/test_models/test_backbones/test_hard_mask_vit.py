@@ -4,6 +4,7 @@ import torch
 
 import ifam_mm  # noqa: F401
 from ifam_mm.models import HardMaskViT
+from ifam_mm.models.utils import key_attention_bias
 from mmpretrain.registry import MODELS
 
 TINY = dict(
@@ -169,6 +170,29 @@ def test_bad_inputs_give_clear_errors():
         build(mask_grad='straight-through')
     with pytest.raises(ValueError, match='unknown timm arch'):
         build(arch='vit_nonexistent_patch14')
+
+
+def test_configs_that_would_misalign_the_mask_are_refused():
+    # Registers but no CLS token (timm's *_gap archs), or switched off.
+    with pytest.raises(ValueError, match='needs a CLS token'):
+        build(arch='vit_medium_patch16_reg4_gap_256', img_size=32)
+    with pytest.raises(ValueError, match='needs a CLS token'):
+        build(class_token=False, global_pool='avg')
+    with pytest.raises(ValueError, match='patch_drop_rate > 0'):
+        build(patch_drop_rate=0.25)
+
+
+def test_the_key_mask_is_an_additive_bias_in_the_scores_dtype():
+    """A float bias means the same on SDPA and timm's unfused path."""
+    keep = torch.tensor([[True, False, True]])
+    for dtype in (torch.float32, torch.bfloat16):
+        bias = key_attention_bias(keep, 2, torch.zeros(1, dtype=dtype))
+        assert bias.dtype == dtype and bias.shape == (1, 1, 1, 5)
+        assert bias.flatten().tolist() == [0, 0, 0, float('-inf'), 0]
+    for dtype in (torch.bfloat16, torch.float16):
+        with torch.autocast('cpu', dtype=dtype):
+            # The dtype autocast gives the scores (and casts SDPA's mask to).
+            assert key_attention_bias(keep, 2, torch.zeros(1)).dtype == dtype
 
 
 def test_frozen_keeps_only_tokens_and_position_embedding_trainable():

@@ -56,7 +56,7 @@ def test_prediction_ignores_pixels_outside_the_mask():
     with torch.no_grad():
         a = model(images, samples_with_masks(masks), mode='predict')
         b = model(changed, samples_with_masks(masks), mode='predict')
-        unmasked = model(changed, mode='tensor')
+        unmasked = model.head(model.backbone(changed))
     for x, y in zip(a, b):
         torch.testing.assert_close(x.pred_score, y.pred_score, atol=1e-6,
                                    rtol=0)
@@ -71,3 +71,33 @@ def test_missing_mask_names_the_fix():
     with pytest.raises(KeyError, match='PackInputs'):
         model(torch.rand(1, 3, 56, 56), [DataSample().set_gt_label(0)],
               mode='loss')
+
+
+def test_no_mask_is_an_error_in_every_mode():
+    """Without data samples there is no mask: never an unmasked forward."""
+    model = MODELS.build(MODEL).eval()
+    images = torch.rand(2, 3, 56, 56)
+    for call in (lambda: model(images, mode='tensor'),
+                 lambda: model(images, mode='predict'),
+                 lambda: model.extract_feat(images, stage='backbone')):
+        with pytest.raises(ValueError, match='got no data samples'):
+            call()
+    masks = [np.ones((56, 56), bool)] * 2
+    logits = model(images, samples_with_masks(masks), mode='tensor')
+    assert logits.shape == (2, 3)
+
+
+def test_a_mask_of_another_size_is_refused():
+    model = MODELS.build(MODEL)
+    masks = [np.ones((112, 112), bool)]  # a multiple of the grid, too
+    with pytest.raises(ValueError, match='must follow the image'):
+        model(torch.rand(1, 3, 56, 56), samples_with_masks(masks),
+              mode='loss')
+
+
+def test_a_backbone_that_cannot_take_a_mask_is_refused():
+    with pytest.raises(TypeError, match='needs a HardMaskViT'):
+        MODELS.build(dict(
+            MODEL,
+            backbone=dict(type='VisionTransformer', arch='deit-tiny',
+                          img_size=56, patch_size=8)))

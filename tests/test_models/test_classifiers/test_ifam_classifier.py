@@ -227,3 +227,114 @@ def test_independent_mask_sample_without_dropout_still_trains_stage1():
         equivariance=None)
     model(*batch(), mode='loss')['loss_cls'].backward()
     assert model.part_head.prototypes.grad.abs().sum() > 0
+
+
+def noisy_model():
+    """gumbel_at_eval with prototypes close together, so the noise moves
+    most assignments."""
+    model = build(part_head=dict(MODEL['part_head'],
+                                 gumbel_at_eval=True)).eval()
+    images, _ = batch()
+    with torch.no_grad():
+        tokens = model._stage1_feats(images)[-1].permute(0, 2, 3, 1)
+        gen = torch.Generator().manual_seed(0)
+        model.part_head.prototypes.data = tokens.reshape(-1, D).mean(0) + (
+            0.05 * torch.randn(K + 1, D, generator=gen))
+    return model, images
+
+
+def predict_maps(model, images, seed):
+    samples = batch()[1]  # batch() seeds the RNG itself
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        results = model(images, samples, mode='predict')
+    return (torch.stack([s.pred_part_map for s in results]),
+            torch.stack([s.pred_token_mask for s in results]))
+
+
+def test_gumbel_at_eval_takes_every_decision_from_one_noise_sample(
+        tmp_path):
+    model, images = noisy_model()
+    part_map, kept = predict_maps(model, images, seed=3)
+    other_map, _ = predict_maps(model, images, seed=4)
+    assert (part_map != other_map).any()  # the noise is there
+    # The stage-2 mask is the maps' own sample: foreground iff its part is.
+    assert torch.equal(kept, part_map < K)
+    assert kept.any() and not kept.all()
+    # Calibration sees that sample too (same seed, same draw).
+    torch.manual_seed(3)
+    with torch.no_grad():
+        distances, assignment = model.token_statistics(images)
+    assert torch.equal(assignment, part_map)
+    # Part removal drops the tokens that sample gives to the part.
+    part = int(part_map[part_map < K].mode().values)
+    model.test_cfg['remove_parts'] = [part]
+    removed_map, removed_kept = predict_maps(model, images, seed=3)
+    assert torch.equal(removed_map, part_map)
+    assert torch.equal(removed_kept, kept & (part_map != part))
+    # Token thresholds measure the distance to that sample's part.
+    model.test_cfg['remove_parts'] = []
+    distance = distances.gather(1, part_map.clamp(max=K - 1)[:, None])[:, 0]
+    median = distance[part_map == part].median().item()
+    thresholds = [1e30] * K
+    thresholds[part] = median
+    model.test_cfg['token_thresholds'] = write_thresholds(
+        tmp_path / 'q.json', thresholds, model)
+    _, thresholded = predict_maps(model, images, seed=3)
+    far = (part_map == part) & (distance > median)
+    assert far.any()
+    assert torch.equal(thresholded, kept & ~far)
+
+
+def record_stage2_masks(model):
+    masks = []
+    model.stage2_backbone.register_forward_pre_hook(
+        lambda module, args, kwargs: masks.append(kwargs.get('token_mask')),
+        with_kwargs=True)
+    return masks
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(),
+    dict(train_cfg=dict(mask_sample='independent')),
+    dict(test_cfg=dict(remove_parts=[0])),
+    dict(test_cfg=dict(predict_stage='stage1')),
+    dict(stage2_backbone=dict(BACKBONE, mask_mode='soft',
+                              prune_masked_tokens=False)),
+    dict(backbone=dict(BACKBONE, img_size=32),
+         stage2_backbone=dict(BACKBONE)),
+])
+def test_stage2_never_runs_without_a_mask(cfg):
+    model = build(equivariance=None, **cfg)
+    masks = record_stage2_masks(model)
+    images, samples = batch()
+    runs = [(True, 'tensor'), (True, 'loss'), (False, 'tensor'),
+            (False, 'predict')]
+    for training, mode in runs:
+        with torch.no_grad():
+            model.train(training)(images, samples, mode=mode)
+    stage1_predicts = cfg.get('test_cfg', {}).get('predict_stage') == 'stage1'
+    assert len(masks) == len(runs) - stage1_predicts
+    for mask in masks:
+        assert mask is not None and mask.shape == (4, 49)
+
+
+def test_a_backbone_that_cannot_take_a_mask_is_refused():
+    plain_vit = dict(type='VisionTransformer', arch='deit-tiny', img_size=56,
+                     patch_size=8)
+    with pytest.raises(TypeError,
+                       match='stage2_backbone must be a HardMaskViT'):
+        build(stage2_backbone=plain_vit, head=dict(
+            type='MaskedClsHead', num_classes=C, in_channels=192))
+
+
+def test_stage2_never_gets_resized_pixels():
+    model = build(backbone=dict(BACKBONE, img_size=32),
+                  stage2_backbone=dict(BACKBONE))
+    at_stage1_size = torch.rand(2, 3, 32, 32)
+    with pytest.raises(ValueError,
+                       match="stage 1's size.*blend pixels of masked"):
+        model(at_stage1_size, mode='tensor')
+    with pytest.raises(ValueError,
+                       match=r"stages take 56 x 56 pixels \(stage 2's"):
+        model(torch.rand(2, 3, 40, 40), mode='tensor')

@@ -52,6 +52,19 @@ def test_evaluation_is_deterministic_unless_asked_for_noise():
     assert not torch.equal(train(feats).part_maps, train(feats).part_maps)
 
 
+def test_assignment_is_the_argmax_of_the_maps_own_sample():
+    feats = tokens()
+    clean = build().eval()(feats)
+    assert clean.gumbel is None
+    torch.testing.assert_close(clean.part_maps, clean.logits.softmax(1))
+    assert torch.equal(clean.assignment, clean.logits.argmax(1))
+    noisy = build(gumbel_at_eval=True, temperature=2.0).eval()(feats)
+    sample = noisy.logits + noisy.gumbel
+    torch.testing.assert_close(noisy.part_maps, (sample / 2.0).softmax(1))
+    assert torch.equal(noisy.assignment, sample.argmax(1))
+    assert not torch.equal(noisy.assignment, noisy.logits.argmax(1))
+
+
 def test_part_dropout_drops_whole_parts_in_training_only():
     head = build(part_dropout=0.5).train()
     out = head(tokens(batch=8))

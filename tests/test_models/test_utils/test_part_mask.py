@@ -47,3 +47,23 @@ def test_resample_keeps_the_mask_binary():
     assert resampled.sum() == 16 and set(resampled.unique().tolist()) == {
         0.0, 1.0
     }
+
+
+def test_a_foreground_background_tie_keeps_the_token():
+    """As the reference's argmax over [foreground, background]."""
+    logits = torch.tensor([[1.0, 3.0, 3.0], [3.0, 0.0, 3.0]])  # K = 2
+    logits = logits.T.reshape(1, 3, 1, 2)
+    assert foreground_token_mask(logits).tolist() == [[[1.0, 1.0]]]
+    # Training: max foreground probability equal to the background's.
+    maps = torch.tensor([0.2, 0.4, 0.4]).reshape(1, 3, 1, 1)
+    assert foreground_token_mask(logits[..., :1],
+                                 part_maps=maps).item() == 1.0
+    # A token whose every part was dropped ties at 0 with an underflowed
+    # background: foreground too, as the reference.
+    zeros = torch.zeros(1, 3, 1, 1)
+    assert foreground_token_mask(logits[..., :1],
+                                 part_maps=zeros).item() == 1.0
+    assert foreground_token_mask(
+        logits[..., :1],
+        part_maps=torch.tensor([0.2, 0.3, 0.5]).reshape(1, 3, 1, 1)).item(
+        ) == 0.0
