@@ -1,5 +1,6 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
 """Fixtures shared across the test suite."""
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -8,6 +9,14 @@ import pytest
 from mmengine.logging import MMLogger
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def checkout_env(**extra) -> dict:
+    """The environment with this checkout first on ``PYTHONPATH``, so that a
+    subprocess imports its ifam_mm rather than another installed copy."""
+    path = os.pathsep.join(
+        p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p)
+    return dict(os.environ, PYTHONPATH=path, **extra)
 
 
 @pytest.fixture
@@ -24,13 +33,15 @@ def run_tool():
     """Run ``tools/<script>`` in a fresh interpreter, as a user would.
 
     Returns a function ``(script, args, cwd) -> output`` that fails the test
-    with the tail of the output when the tool exits non-zero.
+    with the tail of the output when the tool exits non-zero. The checkout's
+    package comes first on the path, as tools/dist_train.sh puts it.
     """
 
     def run(script, args, cwd):
         result = subprocess.run(
             [sys.executable, osp.join(REPO_ROOT, 'tools', script)] + args,
             cwd=cwd,
+            env=checkout_env(),
             capture_output=True,
             text=True)
         out = result.stdout + result.stderr

@@ -5,32 +5,28 @@
 
 Runs the training split (test-time transforms, eval mode) through stage 1
 and writes one threshold file per quantile for ``tools/test.py
---token-thresholds`` (docs/interventions.md).
+--token-thresholds`` (docs/interventions.md). With an ``EMAHook`` in the
+config, the EMA weights are calibrated: those the test loop evaluates.
 """
 import argparse
 import os
 import os.path as osp
-import sys
 
-# Make `import ifam_mm` work from a checkout without installing the package.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import ifam_mm  # noqa: E402,F401  (stack fixes before anything else)
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.model import is_model_wrapper  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.logging import print_log
 
-from ifam_mm.interventions.calibration import (  # noqa: E402
+from ifam_mm.engine.runner_utils import (
+    add_checkpoint_arguments, checkpoint_runner, evaluated_model,
+    load_tool_config)
+from ifam_mm.interventions.calibration import (
     calibrate_token_thresholds, calibration_dataloader, write_threshold_files)
-from ifam_mm.interventions.config import require_ifam_model  # noqa: E402
-from ifam_mm.models.utils.token_thresholds import STATISTICS  # noqa: E402
+from ifam_mm.interventions.config import require_ifam_model
+from ifam_mm.models.utils.token_thresholds import STATISTICS
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Calibrate per-part token thresholds of an iFAM model')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_arguments(parser)
     parser.add_argument(
         '--quantiles',
         type=float,
@@ -60,36 +56,24 @@ def parse_args():
         '--out-dir',
         help='where to write the files (default: token_thresholds/ next to '
         'the checkpoint)')
-    parser.add_argument(
-        '--work-dir', help='directory for the logs of this run')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as in tools/test.py')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
     require_ifam_model(cfg, 'tools/calibrate_thresholds.py',
                        'Calibrate an iFAM config (configs/ifam/).')
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
-
-    runner = Runner.from_cfg(cfg)
-    runner.load_or_resume()
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
-    dataloader = runner.build_dataloader(
-        calibration_dataloader(cfg, args.split))
-    estimator = calibrate_token_thresholds(model, dataloader, args.quantiles,
-                                           args.statistic, args.bins)
+    with checkpoint_runner(cfg, args.checkpoint) as runner, \
+            evaluated_model(runner) as model:
+        dataloader = runner.build_dataloader(
+            calibration_dataloader(cfg, args.split))
+        estimator = calibrate_token_thresholds(model, dataloader,
+                                               args.quantiles, args.statistic,
+                                               args.bins)
+        # The weights calibrated (EMA ones included) are those the
+        # threshold file is keyed to; the block swaps them back.
+        prototypes = model.part_head.prototypes.detach().clone()
 
     out_dir = args.out_dir or osp.join(
         osp.dirname(osp.abspath(args.checkpoint)), 'token_thresholds')
@@ -100,7 +84,7 @@ def main():
         args.statistic,
         out_dir,
         checkpoint=osp.abspath(args.checkpoint),
-        prototypes=model.part_head.prototypes,
+        prototypes=prototypes,
         split=args.split,
         num_images=len(dataloader.dataset),
         bins=args.bins)

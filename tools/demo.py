@@ -28,17 +28,14 @@ import subprocess
 import sys
 import time
 
+import mmengine
+import numpy as np
+from mmengine.logging import MMLogger, print_log
+
+from ifam_mm.datasets.spurious_shapes import SpuriousShapes
+from ifam_mm.demo import coin_flip_wga, record_from_metrics, write_report
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Work from a checkout without installing the package.
-sys.path.insert(0, REPO_ROOT)
-
-import mmengine  # noqa: E402
-import numpy as np  # noqa: E402
-from mmengine.logging import MMLogger, print_log  # noqa: E402
-
-from ifam_mm.datasets.spurious_shapes import SpuriousShapes  # noqa: E402
-from ifam_mm.demo import (  # noqa: E402
-    coin_flip_wga, record_from_metrics, write_report)
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'spurious_shapes')
 PRETRAIN_CONFIG = osp.join(CONFIG_DIR,

@@ -5,7 +5,7 @@
 # Usage: [NNODES=1 NODE_RANK=0 PORT=29500 MASTER_ADDR=127.0.0.1] \
 #     bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # GPUS is the number of processes per node; on a machine without CUDA they
-# train on the CPU with gloo (see ifam_mm/compat.py).
+# train on the CPU with gloo (docs/stack_fixes.md).
 
 if [ $# -lt 2 ]; then
     echo "Usage: $0 CONFIG GPUS [train.py args...]" >&2

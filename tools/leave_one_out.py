@@ -12,19 +12,14 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-# Make `import ifam_mm` work from a checkout without installing the package.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import ifam_mm  # noqa: E402,F401  (stack fixes before anything else)
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.model import is_model_wrapper  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.logging import print_log
 
-from ifam_mm.interventions.config import (  # noqa: E402
-    require_ifam_model, set_interventions)
-from ifam_mm.interventions.leave_one_out import (  # noqa: E402
+from ifam_mm.engine.runner_utils import (
+    add_checkpoint_arguments, checkpoint_runner, load_tool_config)
+from ifam_mm.engine.hooks.utils import unwrap
+from ifam_mm.interventions.config import require_ifam_model, set_interventions
+from ifam_mm.interventions.leave_one_out import (
     RemovalEvaluator, check_metric_keys, format_table, intervention_snippet,
     save_bar_chart)
 
@@ -32,8 +27,7 @@ from ifam_mm.interventions.leave_one_out import (  # noqa: E402
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Leave-one-out part removal of an iFAM model')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_arguments(parser)
     parser.add_argument(
         '--split',
         choices=['val', 'test'],
@@ -60,75 +54,60 @@ def parse_args():
     parser.add_argument(
         '--out-dir',
         help='where to write the results (default: WORK_DIR/leave_one_out)')
-    parser.add_argument(
-        '--work-dir', help='directory for the logs of this run')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as in tools/test.py')
     return parser.parse_args()
 
 
-def build_runner(args) -> Runner:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+def load_config(args):
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir)
     require_ifam_model(cfg, 'tools/leave_one_out.py',
                        'Run it on an iFAM config (configs/ifam/).')
     if args.token_thresholds:
         # Absolute, so that the written intervention.py works from anywhere.
         set_interventions(
             cfg, token_thresholds=osp.abspath(args.token_thresholds))
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
     if args.split == 'val':
         # The test loop runs whichever split is chosen, as tools/test.py
         # would on it.
         cfg.test_dataloader = cfg.val_dataloader
         cfg.test_evaluator = cfg.val_evaluator
-    return Runner.from_cfg(cfg)
+    return cfg
 
 
 def main():
     args = parse_args()
-    runner = build_runner(args)
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
-    # Parts the config already removes stay removed in every evaluation.
-    fixed = list(model.test_cfg['remove_parts'])
+    with checkpoint_runner(load_config(args), args.checkpoint) as runner:
+        model = unwrap(runner.model)
+        # Parts the config already removes stay removed in every
+        # evaluation.
+        fixed = list(model.test_cfg['remove_parts'])
 
-    # The order of Runner.test: loop, hooks, checkpoint; then one run per
-    # removal instead of one.
-    test_loop = runner.test_loop
+        # One test-loop run (its hooks, the EMA swap included) per removal.
+        def evaluate(parts):
+            model.test_cfg['remove_parts'] = parts
+            return runner.test_loop.run()
 
-    def evaluate(parts):
-        model.test_cfg['remove_parts'] = parts
-        return test_loop.run()
-
-    runner.call_hook('before_run')
-    runner.load_or_resume()
-    search = RemovalEvaluator(evaluate, model.part_head.num_parts, fixed)
-    check_metric_keys(
-        search(()), (args.metric, args.average_metric), args.split)
-    rows = search.leave_one_out()
-    table = format_table(rows, args.metric, args.average_metric)
-    print_log(f'Leave-one-out on {args.split} (removed besides {fixed}):\n'
-              f'{table}', logger='current')
-    record = dict(
-        checkpoint=osp.abspath(args.checkpoint),
-        split=args.split,
-        fixed_parts=fixed,
-        token_thresholds=model.test_cfg['token_thresholds'],
-        metric=args.metric,
-        average_metric=args.average_metric,
-        rows=[dict(remove_parts=list(p), metrics=m) for p, m in rows])
-    if args.select:
-        chosen, steps = search.greedy_selection(args.metric)
-        record['selection'] = dict(remove_parts=chosen, steps=steps)
-    runner.call_hook('after_run')
+        search = RemovalEvaluator(evaluate, model.part_head.num_parts, fixed)
+        check_metric_keys(
+            search(()), (args.metric, args.average_metric), args.split)
+        rows = search.leave_one_out()
+        table = format_table(rows, args.metric, args.average_metric)
+        print_log(
+            f'Leave-one-out on {args.split} (removed besides {fixed}):\n'
+            f'{table}',
+            logger='current')
+        record = dict(
+            checkpoint=osp.abspath(args.checkpoint),
+            split=args.split,
+            fixed_parts=fixed,
+            token_thresholds=model.test_cfg['token_thresholds'],
+            metric=args.metric,
+            average_metric=args.average_metric,
+            rows=[dict(remove_parts=list(p), metrics=m) for p, m in rows])
+        if args.select:
+            chosen, steps = search.greedy_selection(args.metric)
+            record['selection'] = dict(remove_parts=chosen, steps=steps)
+            base = search(())[args.metric]
+            best = search(chosen)[args.metric]
 
     out_dir = args.out_dir or osp.join(runner.work_dir, 'leave_one_out')
     os.makedirs(out_dir, exist_ok=True)
@@ -139,8 +118,6 @@ def main():
     save_bar_chart(rows, args.metric, args.average_metric,
                    osp.join(out_dir, 'leave_one_out.png'))
     if args.select:
-        base = search(())[args.metric]
-        best = search(chosen)[args.metric]
         print_log(f'Selected remove_parts={chosen}: {args.metric} '
                   f'{base:.2f} -> {best:.2f} on {args.split}.',
                   logger='current')

@@ -4,26 +4,23 @@
 import argparse
 import os
 import os.path as osp
-import sys
 from copy import deepcopy
 
-# ifam_mm: make `import ifam_mm` (and the config's `custom_imports`) work from
-# a checkout without installing the package.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-# ifam_mm: import before `Config.fromfile`, so the fixes in `ifam_mm.compat`
-# (no `pkg_resources` for `mmpretrain::` bases, weights-only checkpoint
-# loading, CPU distributed) are in place before anything uses them.
-import ifam_mm  # noqa: E402,F401
-import mmengine  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.evaluator import DumpResults  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+import mmengine
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.logging import print_log
 
-# ifam_mm: --remove-parts / --token-thresholds into the config.
-from ifam_mm.interventions.config import set_interventions  # noqa: E402
+# ifam_mm: what this copy adds to mmpretrain's test.py (docs/stack_fixes.md):
+# `ifam_mm::` / pkg_resources-less config parsing, the process group (gloo
+# on a CPU-only machine), weights-only loading of runner checkpoints, and
+# --remove-parts / --token-thresholds into the config.
+from ifam_mm.engine.distributed import release_process_group
+from ifam_mm.engine.runner_utils import build_runner
+from ifam_mm.interventions.config import set_interventions
+from ifam_mm.utils.config_parsing import prepare_config_parsing
+from ifam_mm.utils.safe_loading import runner_checkpoint_loading
 
 
 def parse_args():
@@ -205,30 +202,33 @@ def main():
         raise ValueError('Please use `--out` argument to specify the '
                          'path of the output file before using `--out-item`.')
 
+    # ifam_mm: before `Config.fromfile`, which resolves the `_base_` files.
+    prepare_config_parsing()
+
     # load config
     cfg = Config.fromfile(args.config)
 
     # merge cli arguments to config
     cfg = merge_args(cfg, args)
 
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        # build the default runner
-        runner = Runner.from_cfg(cfg)
-    else:
-        # build customized runner from the registry
-        # if 'runner_type' is set in the cfg
-        runner = RUNNERS.build(cfg)
+    # ifam_mm: the process group first (gloo without a GPU), then the Runner
+    # (or the config's `runner_type`).
+    runner = build_runner(cfg)
 
     if args.out and args.out_item in ['pred', None]:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
 
     # start testing
-    metrics = runner.test()
+    # ifam_mm: the checkpoint loads with torch's weights-only unpickler and
+    # an allow-list of what runner checkpoints hold.
+    with runner_checkpoint_loading():
+        metrics = runner.test()
 
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    # ifam_mm: every rank gathered the results; leave the group in step.
+    release_process_group(barrier=True)
 
 
 if __name__ == '__main__':

@@ -4,23 +4,19 @@
 import argparse
 import os
 import os.path as osp
-import sys
 from copy import deepcopy
 
-# ifam_mm: make `import ifam_mm` (and the config's `custom_imports`) work from
-# a checkout without installing the package.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-# ifam_mm: import before `Config.fromfile`, so the fixes in `ifam_mm.compat`
-# (no `pkg_resources` for `mmpretrain::` bases, weights-only checkpoint
-# loading, CPU distributed) are in place before anything uses them.
-import ifam_mm  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
 
-from ifam_mm.compat import release_process_group  # noqa: E402
+# ifam_mm: what this copy adds to mmpretrain's train.py (docs/stack_fixes.md):
+# `ifam_mm::` / pkg_resources-less config parsing, the process group (gloo
+# on a CPU-only machine), and weights-only loading of runner checkpoints.
+from ifam_mm.engine.distributed import release_process_group
+from ifam_mm.engine.runner_utils import build_runner
+from ifam_mm.utils.config_parsing import prepare_config_parsing
+from ifam_mm.utils.safe_loading import runner_checkpoint_loading
 
 
 def parse_args():
@@ -177,23 +173,25 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
 
+    # ifam_mm: before `Config.fromfile`, which resolves the `_base_` files.
+    prepare_config_parsing()
+
     # load config
     cfg = Config.fromfile(args.config)
 
     # merge cli arguments to config
     cfg = merge_args(cfg, args)
 
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        # build the default runner
-        runner = Runner.from_cfg(cfg)
-    else:
-        # build customized runner from the registry
-        # if 'runner_type' is set in the cfg
-        runner = RUNNERS.build(cfg)
+    # ifam_mm: the process group first (gloo without a GPU), then the Runner
+    # (or the config's `runner_type`).
+    runner = build_runner(cfg)
 
     # start training
-    runner.train()
+    # ifam_mm: --resume, load_from and `Pretrained` runner checkpoints load
+    # with torch's weights-only unpickler and an allow-list of what they
+    # hold (the message hub's HistoryBuffer, numpy scalars).
+    with runner_checkpoint_loading():
+        runner.train()
     # ifam_mm: leave the process group while every rank is alive and in
     # step; left to interpreter exit, gloo workers could abort ("terminate
     # called without an active exception") after training had finished.

@@ -18,7 +18,7 @@ _base_ = [
     '../_base_/schedules/toy_adamw_10e.py',
 ]
 
-# Registers HardMaskViT (and applies ifam_mm.compat) in every process that
+# Registers HardMaskViT (and AtomicCheckpointHook) in every process that
 # parses this config, torchrun workers included.
 custom_imports = dict(imports=['ifam_mm'], allow_failed_imports=False)
 
@@ -29,7 +29,7 @@ test_dataloader = dict(dataset=dict(data_root=data_root))
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
 )
 
 # A fixed seed makes toy runs (and the accuracies tests check) repeatable.

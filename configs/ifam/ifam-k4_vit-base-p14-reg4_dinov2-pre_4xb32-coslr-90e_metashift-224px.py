@@ -78,7 +78,7 @@ default_hooks = dict(
     # `val` holds only training contexts, so its worst class is the useful
     # signal here; the reference selected on test top-1 accuracy.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=2,
         save_best='group/worst_group_acc',

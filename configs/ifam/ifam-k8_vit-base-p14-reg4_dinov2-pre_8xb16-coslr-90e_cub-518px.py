@@ -86,7 +86,7 @@ default_hooks = dict(
     # Select on the held-out `val` split; the test split is evaluated once,
     # with tools/test.py.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=2,
         save_best='accuracy/top1',

@@ -72,7 +72,7 @@ default_hooks = dict(
     # Worst-group accuracy over the 4 (bird, place) groups of the official
     # validation split; the reference selected on test top-1 accuracy.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=2,
         save_best='group/worst_group_acc',

@@ -86,7 +86,7 @@ default_hooks = dict(
     # AUROC over `val` (the training images have no tube label, so no
     # groups there); the reference selected on test accuracy.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=2,
         save_best='auroc/all',

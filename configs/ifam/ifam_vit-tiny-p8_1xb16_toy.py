@@ -28,7 +28,7 @@ test_dataloader = dict(dataset=dict(data_root=data_root))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=3,
         save_best='accuracy/top1',

@@ -56,3 +56,7 @@ optim_wrapper = dict(
 
 # No save_best: MMPretrain's stock CUB config validates on the test split,
 # so a "best" checkpoint would be selected on test.
+
+# ifam_mm's checkpoint hook (CheckpointHook's arguments): a kill while it
+# saves never costs the last checkpoint (docs/reliability.md).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

@@ -82,3 +82,7 @@ auto_scale_lr = dict(base_batch_size=total_batch)
 # No save_best: MMPretrain's stock CUB config validates on the test split,
 # so a "best" checkpoint would be selected on test. The iFAM configs use
 # ifam_mm's CUB200 loader, which holds out a validation split.
+
+# ifam_mm's checkpoint hook (CheckpointHook's arguments): a kill while it
+# saves never costs the last checkpoint (docs/reliability.md).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

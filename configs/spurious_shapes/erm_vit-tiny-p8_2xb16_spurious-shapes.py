@@ -27,7 +27,7 @@ optim_wrapper = dict(optimizer=dict(lr=2.5e-4))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=2,
         max_keep_ckpts=1,
         save_best='group/worst_group_acc',

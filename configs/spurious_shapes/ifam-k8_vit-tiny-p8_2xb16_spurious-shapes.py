@@ -34,7 +34,7 @@ test_evaluator = val_evaluator
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=2,
         max_keep_ckpts=1,
         save_best='group/worst_group_acc',

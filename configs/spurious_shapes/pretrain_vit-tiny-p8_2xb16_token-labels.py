@@ -56,5 +56,5 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=max_epochs))
 randomness = dict(seed=0, deterministic=False)

@@ -254,10 +254,11 @@ def fix_kept_fraction(model: nn.Module,
                       seed: int = 0) -> torch.utils.hooks.RemovableHandle:
     """Make stage 1 keep exactly ``fraction`` of each image's tokens.
 
-    A forward hook on the part head rewrites the background logit so that
-    a fixed random ``fraction`` of the tokens is foreground: stage 1 still
-    runs its real forward and stage 2 its real pruned forward (the mask is
-    still made by ``IFAMClassifier._mask``); only which tokens win changes.
+    A forward hook on the part head rewrites the background logit (and in
+    training the soft part maps) so that a fixed random ``fraction`` of
+    the tokens is foreground: stage 1 still runs its real forward and
+    stage 2 its real pruned forward (the mask is still made by
+    ``IFAMClassifier._mask``); only which tokens win changes.
     Untrained weights would otherwise keep an arbitrary fraction.
     """
     if not 0 < fraction <= 1:
@@ -278,12 +279,22 @@ def fix_kept_fraction(model: nn.Module,
 
     def hook(module, args, outputs):
         logits = outputs.logits
+        keep = keep_mask(logits)
         best = logits[:, :-1].amax(dim=1)
         margin = 1 + best.abs() * 1e-3
-        background = torch.where(
-            keep_mask(logits), best - margin, best + margin)
+        background = torch.where(keep, best - margin, best + margin)
         logits = torch.cat([logits[:, :-1], background[:, None]], dim=1)
-        return dataclasses.replace(outputs, logits=logits)
+        if not module.training:
+            return dataclasses.replace(outputs, logits=logits)
+        # Training masks the soft maps: kept tokens spread over every
+        # part (kept whichever parts stage-2 part dropout drops), the
+        # others all background; the gradient stays that of the real maps.
+        maps = outputs.part_maps
+        crafted = torch.zeros_like(maps)
+        crafted[:, :-1] = keep[:, None].to(maps.dtype) / (maps.shape[1] - 1)
+        crafted[:, -1] = (~keep).to(maps.dtype)
+        return dataclasses.replace(
+            outputs, logits=logits, part_maps=crafted + maps - maps.detach())
 
     return model.part_head.register_forward_hook(hook)
 
@@ -292,7 +303,8 @@ def trace_step(model: nn.Module, step: Callable[[], object]) -> Dict:
     """Run ``step`` once, counting backbone forwards and attention masks.
 
     Returns:
-        dict: ``forwards`` (calls of ``backbone`` / ``stage2_backbone``),
+        dict: ``forwards`` (calls of ``backbone`` / ``stage2_backbone``,
+        and ``attention_without_mask``: attention calls given no mask),
         ``attn_mask_shapes`` (every distinct mask shape an attention layer
         got), ``tt_mask`` (whether any was a T x T mask rather than a
         broadcast [B, 1, 1, T] key mask) and ``result`` (what ``step``
@@ -307,7 +319,9 @@ def trace_step(model: nn.Module, step: Callable[[], object]) -> Dict:
 
     def record(module, args, kwargs):
         mask = kwargs.get('attn_mask')
-        if mask is not None:
+        if mask is None:
+            forwards['attention_without_mask'] += 1
+        else:
             shapes.add(tuple(mask.shape))
 
     for name in ('backbone', 'stage2_backbone'):

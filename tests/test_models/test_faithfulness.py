@@ -123,8 +123,8 @@ def images(batch=4, size=56):
 
 
 @pytest.mark.parametrize('autocast', [None, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize('training,prune', [(True, False), (False, False),
-                                            (False, True)])
+@pytest.mark.parametrize('training,prune', [(True, False), (True, True),
+                                            (False, False), (False, True)])
 @pytest.mark.parametrize('path', PATHS)
 def test_hard_mask_vit(path, training, prune, autocast, sdpa_calls,
                        monkeypatch):

@@ -68,7 +68,9 @@ def free_port():
 
 def start(cmd, tmp_path, name):
     log = open(tmp_path / f'{name}.log', 'w')
-    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    # The checkout's package first, as tools/dist_test.sh puts it.
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1',
+               PYTHONPATH=REPO_ROOT)
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()

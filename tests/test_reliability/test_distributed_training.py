@@ -109,5 +109,6 @@ def test_two_processes_finish_with_every_part_dropped(tmp_path):
     for it in (1, 2, 3):
         assert f'Epoch(train) [1][{it}/3]' in out
     assert 'kept_fraction: 0.0000' in out
-    assert 'find_unused_parameters' not in out
+    # DDP's error (or warning) would suggest find_unused_parameters=True.
+    assert 'find_unused_parameters=True' not in out
     assert osp.isfile(osp.join(tmp_path, 'work', 'epoch_1.pth'))

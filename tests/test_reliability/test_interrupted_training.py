@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from ifam_mm.testing import make_toy_classification_set
+from ifam_mm.utils.safe_loading import runner_checkpoint_loading
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'ifam',
@@ -234,10 +235,11 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
     finish(reference, reference_dir)
 
     def final(run_dir):
-        return torch.load(
-            osp.join(run_dir, 'epoch_2.pth'),
-            map_location='cpu',
-            weights_only=True)
+        with runner_checkpoint_loading():
+            return torch.load(
+                osp.join(run_dir, 'epoch_2.pth'),
+                map_location='cpu',
+                weights_only=True)
 
     assert_same_state(final(work_dir), final(reference_dir))
     losses, accuracy = scalars(work_dir)

@@ -18,6 +18,7 @@ from mmengine.runner import CheckpointLoader, Runner
 
 from ifam_mm.models.classifiers import IFAMClassifier
 from ifam_mm.testing import make_toy_classification_set
+from ifam_mm.utils.safe_loading import runner_checkpoint_loading
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -64,8 +65,9 @@ def test_non_finite_step_stops_training_before_it_is_saved(
             'predates it.'):
         Runner.from_cfg(cfg).train()
     assert not osp.exists(work_dir / 'epoch_2.pth')
-    checkpoint = CheckpointLoader.load_checkpoint(
-        str(work_dir / 'epoch_1.pth'), map_location='cpu')
+    with runner_checkpoint_loading():
+        checkpoint = CheckpointLoader.load_checkpoint(
+            str(work_dir / 'epoch_1.pth'), map_location='cpu')
     assert checkpoint['meta']['epoch'] == 1
     assert all(
         torch.isfinite(v).all() for v in checkpoint['state_dict'].values())

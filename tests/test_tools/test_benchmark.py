@@ -16,8 +16,9 @@ from ifam_mm.utils import benchmarking
 from ifam_mm.utils.benchmarking import benchmark_throughput, run_benchmark
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-RATIO_KEYS = ('train_step_ratio', 'infer_ratio_25', 'infer_ratio_50',
-              'infer_ratio_100', 'infer_ratio_light_25')
+RATIO_KEYS = ('train_step_ratio', 'train_step_ratio_25',
+              'train_step_ratio_50', 'train_step_ratio_100', 'infer_ratio_25',
+              'infer_ratio_50', 'infer_ratio_100', 'infer_ratio_light_25')
 MICRO = ['--arch', 'vit-micro-p8', '--img-size', '32', '--batch-size', '2']
 
 
@@ -42,15 +43,21 @@ def test_core_measures_every_ratio_on_the_real_paths():
     # Stage 1 sees the image and its equivariance transform, stage 2 once.
     assert checks['stage1_forwards_per_train_step'] == 2
     assert checks['stage2_forwards_per_train_step'] == 1
-    # Key masks broadcast over queries, pruned to the kept tokens: 5 prefix
-    # tokens + 25 / 50 / 100 % of the 4 x 4 grid, never T x T.
+    # Key masks broadcast over queries, never T x T; the forced fractions
+    # keep one count per image, so inference prunes to it and needs no
+    # mask at all (2 blocks x 1 stage-2 forward).
     assert not checks['tt_mask']
-    assert {tuple(s) for s in checks['attn_mask_shapes']} == {
-        (2, 1, 1, 9), (2, 1, 1, 13), (2, 1, 1, 21)}
+    assert all(s[1:3] == [1, 1] or s[1:3] == (1, 1)
+               for s in checks['attn_mask_shapes'])
+    stage1_blocks = 2  # stage 1 always runs unmasked
+    assert checks['unmasked_infer_attention'] == {
+        v: stage1_blocks + 2 for v in checks['kept_fraction']}
     # The crafted stage-1 output keeps exactly the asked fraction, as
-    # stage 2 saw it (pred_token_mask).
+    # stage 2 saw it (pred_token_mask), in training too (its log).
     for variant, fraction in checks['kept_fraction'].items():
         assert fraction == int(variant.split('@')[1]) / 100, variant
+    assert results['train']['kept_fraction'] == {
+        'ifam@25': 0.25, 'ifam@50': 0.5, 'ifam@100': 1.0}
     assert set(results['infer']['ms']) == {
         'plain', 'ifam@25', 'ifam@50', 'ifam@100', 'light@25', 'light@50',
         'light@100'

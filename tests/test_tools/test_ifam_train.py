@@ -105,7 +105,8 @@ def test_tiny_ifam_trains_in_two_processes(tmp_path, one_thread):
     assert 'Epoch(train) [1][3/3]' in out
     assert 'Epoch(val) [1][' in out
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
-    # No parameter left without a gradient (DDP would raise, or warn with
-    # find_unused_parameters=True), so no model_wrapper_cfg is needed.
-    assert 'find_unused_parameters' not in out
+    # No parameter left without a gradient (DDP would raise, suggesting
+    # find_unused_parameters=True, or warn with it), so the DDP keeps the
+    # Runner's default find_unused_parameters=False.
+    assert 'find_unused_parameters=True' not in out
     assert 'did not receive grad' not in out

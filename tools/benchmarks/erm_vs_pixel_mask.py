@@ -21,22 +21,18 @@ test::
 import argparse
 import json
 import os.path as osp
-import sys
 import time
 
 import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import ifam_mm  # noqa: F401  (registers the plugin's modules)
+from ifam_mm.datasets.spurious_shapes import (SpuriousShapes,
+                                              decode_label_map, token_leakage)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# Run from a checkout without installing the package.
-sys.path.insert(0, REPO_ROOT)
-
-import ifam_mm  # noqa: E402,F401  (stack fixes before any config)
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from ifam_mm.datasets.spurious_shapes import (  # noqa: E402
-    SpuriousShapes, decode_label_map, token_leakage)
 
 DATASET_CFG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                        'spurious_shapes.py')

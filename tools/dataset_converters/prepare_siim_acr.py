@@ -33,18 +33,14 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import sys
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 
-# Make `import ifam_mm` work from a checkout without installing the package.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO_ROOT)
-from ifam_mm.datasets.paper.dicom import read_dicom  # noqa: E402
-from ifam_mm.datasets.paper.utils import read_csv, require_dir  # noqa: E402
+from ifam_mm.datasets.paper.dicom import read_dicom
+from ifam_mm.datasets.paper.utils import read_csv, require_dir
 
 SETS = ('train_set', 'full_test_set', 'robust_test_set', 'non_robust_test_set')
 # Globals a pickled {str: int} may need when its values are numpy scalars;

@@ -14,14 +14,10 @@ Example:
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
 
-# Run from a checkout without installing the package.
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-import ifam_mm  # noqa: E402,F401  (allow-lists mmengine's checkpoint globals)
+from ifam_mm.utils.safe_loading import runner_checkpoint_loading
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,7 +37,8 @@ def extract(checkpoint: str, out: str, prefix: str = 'backbone.') -> int:
     Returns:
         int: Number of tensors written.
     """
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    with runner_checkpoint_loading():  # a Runner's checkpoint: meta, hub
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
     state = state.get('state_dict', state)
     stem = prefix + 'vit.'
     weights = {

@@ -20,6 +20,7 @@ from ..utils.vit_weights import load_vit_weights
 MASK_GRAD_MODES = ('none', 'straight_through')
 MASK_MODES = ('hard', 'soft')
 OUT_TYPES = ('cls_token', 'featmap', 'raw')
+PRUNE_MODES = (True, 'eval', False)
 TRAINABLE_WHEN_FROZEN = ('cls_token', 'reg_token', 'pos_embed')
 
 
@@ -62,9 +63,12 @@ class HardMaskViT(BaseModule):
             mmpretrain heads; ``'featmap'`` returns
             ``(patches [B, D, h, w],)``; ``'raw'`` returns
             ``(tokens [B, P + N, D],)``. Defaults to ``'cls_token'``.
-        prune_masked_tokens (bool): In eval mode with ``out_type='cls_token'``,
-            drop masked tokens before the blocks (same output, less compute).
-            Defaults to True.
+        prune_masked_tokens (bool | str): With ``out_type='cls_token'`` and
+            a hard mask that gets no gradient, drop masked tokens before the
+            blocks: the same output, loss and gradients, less compute.
+            ``True``: in training and eval mode; ``'eval'``: in eval mode
+            only (training then draws dropout over every token, as the
+            reference); ``False``: never. Defaults to True.
         mask_mode (str): ``'hard'``: a token is kept or not. ``'soft'``
             (ablation): a float mask m weights every key, attention
             ``softmax(s + log m)`` in fp32; no pruning, and ``mask_grad``
@@ -94,7 +98,7 @@ class HardMaskViT(BaseModule):
                  pretrained: Optional[str] = None,
                  mask_grad: str = 'none',
                  out_type: str = 'cls_token',
-                 prune_masked_tokens: bool = True,
+                 prune_masked_tokens: Union[bool, str] = True,
                  mask_mode: str = 'hard',
                  frozen: bool = False,
                  init_cfg: Optional[dict] = None,
@@ -106,6 +110,10 @@ class HardMaskViT(BaseModule):
         if mask_mode not in MASK_MODES:
             raise ValueError(f'mask_mode must be one of {MASK_MODES}, got '
                              f'{mask_mode!r}.')
+        if prune_masked_tokens not in PRUNE_MODES:
+            raise ValueError(
+                f'prune_masked_tokens must be one of {PRUNE_MODES}, got '
+                f'{prune_masked_tokens!r}.')
         if mask_mode == 'soft' and prune_masked_tokens:
             raise ValueError(
                 "mask_mode='soft' cannot prune: no token is fully masked. "
@@ -231,11 +239,17 @@ class HardMaskViT(BaseModule):
         # Binarising detaches a float mask: 'none' reproduces the reference.
         keep = token_mask if token_mask.dtype == torch.bool else (
             token_mask > 0.5)
-        if (self.prune_masked_tokens and not self.training
-                and self.out_type == 'cls_token'):
+        # Exact here in training too: only CLS is read, and the mask gets
+        # no gradient (the straight-through path returned above).
+        if self.out_type == 'cls_token' and (
+                self.prune_masked_tokens is True or
+                (self.prune_masked_tokens == 'eval' and not self.training)):
             tokens, keep = prune_masked_tokens(tokens, keep,
                                                self.num_prefix_tokens)
-        attn_bias = key_attention_bias(keep, self.num_prefix_tokens, tokens)
+        # No padding left (every image keeps the same count): no mask, so
+        # SDPA may pick its flash kernel.
+        attn_bias = None if keep is None else key_attention_bias(
+            keep, self.num_prefix_tokens, tokens)
         for block in self.vit.blocks:
             tokens = block(tokens, attn_mask=attn_bias)
         return tokens

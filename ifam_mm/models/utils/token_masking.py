@@ -1,12 +1,12 @@
 # Copyright (c) ifam_mm contributors. All rights reserved.
-"""Key masks, eval-time pruning and straight-through attention.
+"""Key masks, pruning and straight-through attention.
 
 These are the pieces of hard masking that timm does not provide: timm's
 ``Attention`` takes an ``attn_mask`` (we pass it an additive bias, see
 :func:`key_attention_bias`), but has no pruning and no attention whose
 output is exactly hard-masked while a gradient still reaches a float mask.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -48,12 +48,14 @@ def key_attention_bias(keep: torch.Tensor, num_prefix_tokens: int,
 
 def prune_masked_tokens(
         tokens: torch.Tensor, keep: torch.Tensor,
-        num_prefix_tokens: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        num_prefix_tokens: int) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Drop masked patch tokens before the blocks.
 
     Each image keeps its kept tokens in spatial order; images with fewer kept
     tokens than the batch maximum are padded with their own masked tokens,
-    which stay masked as keys, so the CLS output is unchanged.
+    which stay masked as keys, so the CLS output is unchanged. Differentiable
+    in ``tokens`` (a gather): the gradient of a dropped token is zero, as
+    it is without pruning when only CLS is read.
 
     Args:
         tokens (torch.Tensor): [B, P + N, D], position embedding applied.
@@ -62,9 +64,12 @@ def prune_masked_tokens(
 
     Returns:
         tuple: ``(tokens [B, P + n, D], keep [B, n])`` with n the largest
-        kept count in the batch.
+        kept count in the batch; ``keep`` is None when every image keeps n
+        tokens (no padding, so nothing to hide).
     """
-    num_kept = int(keep.sum(dim=1).max())  # one host sync per forward
+    counts = keep.sum(dim=1)
+    # One host sync per forward for both counts.
+    fewest, num_kept = torch.stack([counts.min(), counts.max()]).tolist()
     # A stable sort on "is masked" puts kept tokens first, in spatial order.
     order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)
     order = order[:, :num_kept]
@@ -72,7 +77,7 @@ def prune_masked_tokens(
     patches = patches.gather(
         1, order[..., None].expand(-1, -1, patches.shape[-1]))
     tokens = torch.cat([tokens[:, :num_prefix_tokens], patches], dim=1)
-    return tokens, keep.gather(1, order)
+    return tokens, None if fewest == num_kept else keep.gather(1, order)
 
 
 def straight_through_key_weights(token_mask: torch.Tensor,
