@@ -23,8 +23,12 @@ from .part_map_visualizer import PartMapVisualizer
 
 
 def _visualizer(classes: Optional[Sequence[str]]) -> PartMapVisualizer:
-    visualizer = PartMapVisualizer.get_instance(
-        'ifam_explanation', dim=0.0)
+    name = 'ifam_explanation'
+    if PartMapVisualizer.check_instance_created(name):
+        visualizer = PartMapVisualizer.get_instance(name)
+    else:
+        # dim=0: pixels stage 2 did not see are black, not dimmed.
+        visualizer = PartMapVisualizer.get_instance(name, dim=0.0)
     visualizer.dataset_meta = dict(classes=classes) if classes else None
     return visualizer
 
