@@ -23,7 +23,10 @@ class LoadSpuriousShapesMasks(BaseTransform):
     ``PackInputs(algorithm_keys=('group_label', 'spurious_label',
     'gt_fg_mask', ...))``; they stay numpy arrays in the data samples.
 
-    **Required Keys:** ``mask_path``, ``img``.
+    **Required Keys:** ``mask_path``, ``img``. An image without a dataset
+    record (neither ``mask_path`` nor ``img_path``: what mmpretrain's
+    ``ImageClassificationInferencer`` passes) has no masks and passes
+    through unchanged; a model that needs one then says so.
 
     **Added Keys:** the ones in ``keys``: ``gt_fg_mask`` (bool [H, W],
     the object), ``gt_part_mask`` (uint8 [H, W], part id on the object, 0
@@ -44,6 +47,13 @@ class LoadSpuriousShapesMasks(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """Add the masks to ``results``."""
+        if 'mask_path' not in results:
+            if 'img_path' not in results:
+                return results  # a bare image: nothing to load
+            raise KeyError(
+                f"LoadSpuriousShapesMasks: {results['img_path']!r} has no "
+                "'mask_path'; it reads the label maps of a SpuriousShapes "
+                'dataset. Remove it from pipelines of other datasets.')
         label_map = cv2.imread(results['mask_path'], cv2.IMREAD_UNCHANGED)
         if label_map is None:
             raise FileNotFoundError(
@@ -88,8 +98,12 @@ class FillBackground(BaseTransform):
     def transform(self, results: dict) -> dict:
         """Blank the background of ``results['img']``."""
         if 'gt_fg_mask' not in results:
-            raise KeyError('FillBackground needs gt_fg_mask: put '
-                           'LoadSpuriousShapesMasks before it.')
+            raise KeyError(
+                'FillBackground needs gt_fg_mask: put LoadSpuriousShapesMasks '
+                "before it. An image without a dataset record (mmpretrain's "
+                'ImageClassificationInferencer, demo/image_demo.py) has no '
+                'mask: a pixel-masked model can only run on its dataset '
+                '(tools/test.py).')
         img = results['img'].copy()
         img[~results['gt_fg_mask']] = self.value
         results['img'] = img

@@ -2,9 +2,10 @@
 """Image loading whose failures name the file and whose conversions show."""
 import io
 import logging
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import mmcv
+import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmengine.logging import print_log
@@ -49,6 +50,27 @@ def source_kinds(img_bytes: bytes) -> List[str]:
     return kinds
 
 
+def _decoder_layout(img: np.ndarray,
+                    color_type: str) -> Tuple[np.ndarray, List[str]]:
+    """A decoded image as mmcv's decoder makes a file of its kind (8-bit,
+    BGR for ``'color'``), and which :data:`CONVERSIONS` that took."""
+    kinds = []
+    if img.dtype == np.uint16:
+        kinds.append('deep')
+        img = (img // 256).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 4:
+        kinds.append('alpha')
+        img = img[..., :3]
+    if img.ndim == 2 or img.shape[2] == 1:
+        kinds.append('grayscale')
+        img = img.reshape(img.shape[:2])
+        if color_type != 'grayscale':
+            img = mmcv.gray2bgr(img)
+    elif color_type == 'grayscale':
+        img = mmcv.bgr2gray(img)
+    return img, kinds
+
+
 @TRANSFORMS.register_module()
 class LoadImageWithChecks(LoadImageFromFile):
     """``LoadImageFromFile`` whose errors name the file and the fix, which
@@ -61,8 +83,16 @@ class LoadImageWithChecks(LoadImageFromFile):
     data-loader worker, naming the first file), and raises ``OSError``
     naming the file.
 
-    **Required Keys:** ``img_path``. **Modified Keys:** ``img``,
-    ``img_shape``, ``ori_shape``.
+    A data dict that has no ``img_path`` but an already decoded ``img``
+    (what mmpretrain's ``ImageClassificationInferencer`` passes for a path
+    or an array: it decodes before the pipeline) is brought to the layout
+    the file decoder gives, with the same logged conversions: [H, W] or
+    [H, W, 1] grayscale is repeated to 3 channels, [H, W, 4] BGRA loses
+    alpha, uint16 is divided by 256. Arrays are read as BGR, as
+    ``mmcv.imread`` returns them; any other dtype or shape is refused.
+
+    **Required Keys:** ``img_path`` (or ``img``). **Modified Keys:**
+    ``img``, ``img_shape``, ``ori_shape``.
 
     Args:
         skip_invalid (bool): Instead of raising, skip an unreadable file
@@ -94,6 +124,13 @@ class LoadImageWithChecks(LoadImageFromFile):
             dict | None: The data dict with the image; None for a skipped
             file.
         """
+        if 'img_path' not in results:
+            if 'img' not in results:
+                raise KeyError(
+                    "LoadImageWithChecks needs 'img_path' (a dataset record) "
+                    "or 'img' (an image decoded by the caller, as "
+                    "mmpretrain's ImageClassificationInferencer passes).")
+            return self._from_array(results)
         path = results['img_path']
         try:
             img_bytes = fileio.get(path, backend_args=self.backend_args)
@@ -117,6 +154,32 @@ class LoadImageWithChecks(LoadImageFromFile):
         results['ori_shape'] = img.shape[:2]
         return results
 
+    def _from_array(self, results: dict) -> dict:
+        """An image decoded by the caller, in the decoder's layout."""
+        img = results['img']
+        if (not isinstance(img, np.ndarray)
+                or img.dtype not in (np.uint8, np.uint16)
+                or img.ndim not in (2, 3)
+                or (img.ndim == 3 and img.shape[2] not in (1, 3, 4))):
+            described = (f'{img.dtype} array of shape {list(img.shape)}'
+                         if isinstance(img, np.ndarray) else type(img).__name__)
+            raise TypeError(
+                f'LoadImageWithChecks: a decoded image must be a uint8 (or '
+                f'uint16) array [H, W], [H, W, 1], [H, W, 3] (BGR, as '
+                f'mmcv.imread returns) or [H, W, 4] (BGRA); got a '
+                f'{described}. Convert it, e.g. '
+                "np.clip(img * 255, 0, 255).astype('uint8') for floats in "
+                '[0, 1], or pass the file path instead.')
+        if self.color_type != 'unchanged':
+            img, kinds = _decoder_layout(img, self.color_type)
+            self._log(kinds, 'a decoded image')
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = np.ascontiguousarray(img)
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
     def _invalid(self, path: str, problem: str,
                  err: Optional[Exception]) -> None:
         message = (f'Image {path!r}: {problem} (an empty, truncated or '
@@ -132,7 +195,9 @@ class LoadImageWithChecks(LoadImageFromFile):
                       'files with a warning (training only).') from err
 
     def _log_conversions(self, path: str, img_bytes: bytes) -> None:
-        kinds = source_kinds(img_bytes)
+        self._log(source_kinds(img_bytes), repr(path))
+
+    def _log(self, kinds: List[str], source: str) -> None:
         if self.color_type == 'grayscale' and 'grayscale' in kinds:
             kinds.remove('grayscale')  # asked for
         for kind in kinds:
@@ -140,7 +205,7 @@ class LoadImageWithChecks(LoadImageFromFile):
                 continue
             self._logged_kinds.add(kind)
             print_log(
-                f'LoadImageWithChecks: {path!r} is {CONVERSIONS[kind]}. '
+                f'LoadImageWithChecks: {source} is {CONVERSIONS[kind]}. '
                 'Further such images are converted likewise without notice.',
                 logger='current',
                 level=logging.WARNING)

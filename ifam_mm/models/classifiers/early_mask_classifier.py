@@ -74,7 +74,12 @@ class EarlyMaskClassifier(ImageClassifier):
                     'EarlyMaskClassifier reads the pixel mask '
                     f'{self.mask_key!r} from each data sample; add it to '
                     'PackInputs('
-                    f"algorithm_keys=(..., '{self.mask_key}')).")
+                    f"algorithm_keys=(..., '{self.mask_key}')). An image "
+                    "without a dataset record (mmpretrain's "
+                    'ImageClassificationInferencer, demo/image_demo.py) has '
+                    'no such mask: run this model on its dataset '
+                    '(tools/test.py), or use one that finds the mask itself '
+                    '(IFAMClassifier).')
             masks.append(torch.as_tensor(np.asarray(sample.get(
                 self.mask_key))))
         device = next(self.parameters()).device
