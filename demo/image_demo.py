@@ -18,6 +18,7 @@ import ifam_mm  # noqa: F401  (registers the components)
 from mmpretrain import ImageClassificationInferencer
 from mmpretrain.apis import get_model
 from ifam_mm.interventions.config import set_interventions
+from ifam_mm.utils.config_parsing import prepare_config_parsing
 from ifam_mm.utils.safe_loading import runner_checkpoint_loading
 from ifam_mm.visualization import images_from_batch, num_parts_of
 from ifam_mm.visualization.explanation import draw_explanation
@@ -61,6 +62,7 @@ def build_inferencer(config, checkpoint, device):
         raise FileNotFoundError(
             f'Checkpoint {checkpoint!r} does not exist. Pass the .pth file '
             'that tools/train.py wrote into the work_dir.')
+    prepare_config_parsing()  # as our tools: ifam_mm::, no pkg_resources
     model = get_model(config, device='cpu')
     try:
         with runner_checkpoint_loading():

@@ -8,7 +8,15 @@ import sys
 import pytest
 from mmengine.logging import MMLogger
 
+from ifam_mm.utils.config_parsing import prepare_config_parsing
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# The tests parse configs as our tools do: without `pkg_resources` (setuptools
+# >= 81, what a fresh install of torch brings) mmengine cannot resolve the
+# `mmpretrain::` bases on its own. tests/test_stack_fixes.py shows the
+# failure and the fix; subprocesses run our tools, which do the same.
+prepare_config_parsing()
 
 
 def checkout_env(**extra) -> dict:

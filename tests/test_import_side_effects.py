@@ -146,15 +146,20 @@ def test_import_changes_nothing_but_registries():
 # resumes the first one's epoch-1 checkpoint. Prints the losses of both
 # runs and a digest of each final checkpoint's weights.
 STOCK_RUN = r'''
-import hashlib, json, sys
+import hashlib, json, os, sys
+import mmpretrain
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 plugin, data_root, out = sys.argv[1] == 'plugin', sys.argv[2], sys.argv[3]
+# mmpretrain's runtime by path: `mmpretrain::` needs pkg_resources, which
+# setuptools >= 81 lacks (our tools supply it; a stock script does not).
+runtime = os.path.join(os.path.dirname(mmpretrain.__file__), '.mim',
+                       'configs', '_base_', 'default_runtime.py')
 text = """
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+_base_ = [%r]
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='VisionTransformer', img_size=56, patch_size=14,
@@ -175,7 +180,7 @@ train_cfg = dict(by_epoch=True, max_epochs=2)
 default_hooks = dict(logger=dict(type='LoggerHook', interval=1),
                      checkpoint=dict(type='CheckpointHook', interval=1))
 randomness = dict(seed=0)
-""" % data_root
+""" % (runtime, data_root)
 if plugin:
     text += "custom_imports = dict(imports=['ifam_mm'])\n"
 with open(out + '/config.py', 'w') as f:

@@ -15,6 +15,7 @@ import sys
 
 import mmengine.config.config as mmengine_config
 import mmengine.config.utils as mmengine_config_utils
+import mmengine.utils.package_utils as mmengine_package_utils
 import numpy as np
 import pytest
 import torch
@@ -82,10 +83,11 @@ def _external_base_config(tmp_path):
 def test_mmpretrain_base_configs_resolve_without_pkg_resources(
         tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'pkg_resources', None)  # import fails
-    # Restored after the test, whatever prepare_config_parsing sets.
+    # mmengine's own lookups (conftest.py has replaced them for the other
+    # tests), restored after the test.
     for name in ('is_installed', 'get_installed_path'):
         monkeypatch.setattr(mmengine_config, name,
-                            getattr(mmengine_config, name))
+                            getattr(mmengine_package_utils, name))
     monkeypatch.setattr(mmengine_config_utils, 'MODULE2PACKAGE',
                         dict(mmengine_config_utils.MODULE2PACKAGE))
     with pytest.raises(ImportError):
@@ -153,6 +155,7 @@ DISTRIBUTED = r'''
 import json
 import torch
 import torch.distributed as torch_dist
+import weakref
 from mmengine.config import Config
 from mmengine.dist import init_dist
 from mmengine.model import MMDistributedDataParallel
@@ -178,8 +181,14 @@ wrapped = MODEL_WRAPPERS.build(cfg.model_wrapper_cfg,
                                default_args=dict(module=torch.nn.Linear(2, 2)))
 result['device_ids'] = wrapped.device_ids
 result['broadcast_buffers'] = wrapped.broadcast_buffers
+# As a Runner holds its DDP: in a reference cycle, which only a collection
+# frees; the group's gloo threads must not outlive it into interpreter exit.
+wrapped.cycle = [wrapped]
+ddp = weakref.ref(wrapped)
+del wrapped
 release_process_group(barrier=True)
 result['released'] = not torch_dist.is_initialized()
+result['ddp_freed'] = ddp() is None
 print(json.dumps(result))
 '''
 
@@ -208,5 +217,6 @@ def test_pytorch_launcher_and_ddp_work_without_cuda():
         backend='gloo',
         device_ids=None,
         broadcast_buffers=False,  # as the Runner's default DDP
-        released=True)
+        released=True,
+        ddp_freed=True)
     assert 'using the gloo backend instead of nccl' in out.stdout + out.stderr

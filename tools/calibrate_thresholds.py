@@ -14,6 +14,7 @@ import os.path as osp
 
 from mmengine.logging import print_log
 
+from ifam_mm.engine.distributed import release_process_group
 from ifam_mm.engine.runner_utils import (
     add_checkpoint_arguments, checkpoint_runner, evaluated_model,
     load_tool_config)
@@ -94,3 +95,6 @@ def main():
 
 if __name__ == '__main__':
     main()
+    # ifam_mm: every rank is done; leave the group in step, once main()
+    # has dropped its Runner (see release_process_group).
+    release_process_group(barrier=True)

@@ -227,9 +227,10 @@ def main():
 
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
-    # ifam_mm: every rank gathered the results; leave the group in step.
-    release_process_group(barrier=True)
 
 
 if __name__ == '__main__':
     main()
+    # ifam_mm: every rank is done; leave the group in step, once main()
+    # has dropped its Runner (see release_process_group).
+    release_process_group(barrier=True)

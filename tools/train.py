@@ -192,11 +192,10 @@ def main():
     # hold (the message hub's HistoryBuffer, numpy scalars).
     with runner_checkpoint_loading():
         runner.train()
-    # ifam_mm: leave the process group while every rank is alive and in
-    # step; left to interpreter exit, gloo workers could abort ("terminate
-    # called without an active exception") after training had finished.
-    release_process_group(barrier=True)
 
 
 if __name__ == '__main__':
     main()
+    # ifam_mm: every rank is done; leave the group in step, once main()
+    # has dropped its Runner (see release_process_group).
+    release_process_group(barrier=True)

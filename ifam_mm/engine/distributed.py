@@ -10,6 +10,7 @@ call :func:`setup_distributed` before they build the Runner and
 :func:`release_process_group` at their end; nothing here runs on import.
 """
 import datetime
+import gc
 
 import torch.distributed as torch_dist
 from torch.nn.parallel import DistributedDataParallel
@@ -89,11 +90,17 @@ def setup_distributed(cfg: Config) -> None:
 
 
 def release_process_group(barrier: bool = False) -> None:
-    """Destroy the default process group, if any.
+    """Destroy the default process group, if any, after a garbage
+    collection.
 
     mmengine never does; left to interpreter exit, a gloo worker can abort
     ("terminate called without an active exception") while its threads
-    live.
+    live. Destroying the group is not enough on its own: DDP's reducer holds
+    the group too, and the Runner's reference cycles keep the reducer alive
+    until a collection, or until interpreter exit. So call this once the
+    caller holds no Runner (our tools: after ``main()`` returns); the
+    collection here frees it, and the group's threads are joined while the
+    interpreter is fully alive.
 
     Args:
         barrier (bool): Wait for every rank first. Only where all ranks are
@@ -102,4 +109,5 @@ def release_process_group(barrier: bool = False) -> None:
     if torch_dist.is_available() and torch_dist.is_initialized():
         if barrier:
             torch_dist.barrier()
+        gc.collect()
         torch_dist.destroy_process_group()

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..utils.config_parsing import prepare_config_parsing
 from ..utils.safe_loading import runner_checkpoint_loading
-from .distributed import release_process_group, setup_distributed
+from .distributed import setup_distributed
 from .hooks.utils import unwrap
 
 
@@ -93,7 +93,8 @@ def load_tool_config(config: str,
 def checkpoint_runner(cfg: Config, checkpoint: str) -> Iterator[Runner]:
     """A Runner with ``checkpoint`` loaded, as ``runner.test()`` prepares
     it before its loop: ``before_run`` hooks first, then the checkpoint;
-    ``after_run`` hooks and the process group's end when the block ends.
+    ``after_run`` hooks when the block ends. The process group stays: the
+    tool leaves it once it holds no Runner (``release_process_group``).
 
     Args:
         cfg (Config): From :func:`load_tool_config`, with the tool's own
@@ -111,7 +112,6 @@ def checkpoint_runner(cfg: Config, checkpoint: str) -> Iterator[Runner]:
         runner.load_or_resume()
     yield runner
     runner.call_hook('after_run')
-    release_process_group(barrier=True)
 
 
 @contextlib.contextmanager

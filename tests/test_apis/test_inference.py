@@ -85,3 +85,24 @@ def test_undecodable_array_is_refused_with_the_fix(tmp_path):
     inferencer = ImageClassificationInferencer(TOY_HARDMASK, device='cpu')
     with pytest.raises(TypeError, match='astype'):
         inferencer(np.zeros((32, 32, 3), np.float32))
+
+
+def test_model_hub_names_work_with_inference_model(tmp_path):
+    from mmpretrain import list_models
+    from mmpretrain.apis import inference_model
+
+    from ifam_mm.apis import register_ifam_models
+    register_ifam_models()
+    register_ifam_models()  # once: the hub refuses a name twice
+    name = 'ifam-k8_vit-tiny-p8_2xb16_spurious-shapes'
+    assert name in list_models('ifam*')
+    ckpt, classes = _checkpoint(SHAPES_IFAM, tmp_path)
+    image = np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8)
+
+    result = inference_model(name, image, pretrained=ckpt, device='cpu')
+    by_path = inference_model(SHAPES_IFAM, image, pretrained=ckpt,
+                              device='cpu')
+    assert result['pred_class'] in classes
+    assert result['pred_scores'] == pytest.approx(by_path['pred_scores'])
+    model = get_model(name, pretrained=ckpt, device='cpu')
+    assert model.part_head.num_parts == 8

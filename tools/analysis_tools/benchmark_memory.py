@@ -24,6 +24,7 @@ import torch
 from mmengine.config import Config
 
 from mmpretrain.registry import MODELS
+from ifam_mm.utils.config_parsing import prepare_config_parsing
 from .benchmark_models import (REPO_ROOT, TOOLS_DIR, Step, build_model,
                                make_batch)
 
@@ -145,6 +146,7 @@ def prepare_job(job: Dict, device: str) -> Callable[[], object]:
         # Imported here: only this job needs the calibration tool's core.
         from ifam_mm.interventions.calibration import \
             calibrate_token_thresholds
+        prepare_config_parsing()  # as our tools: ifam_mm::, no pkg_resources
         cfg = Config.fromfile(TINY_IFAM_CFG).model
         model = MODELS.build(cfg).eval()
         split = SyntheticSplit(job['num_images'], cfg.backbone.img_size)

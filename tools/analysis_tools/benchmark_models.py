@@ -25,6 +25,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import ifam_mm  # noqa: F401  (registers the components built below)
+from ifam_mm.utils.config_parsing import prepare_config_parsing
 
 # tools/analysis_tools/ of a checkout or of the installed ifam_mm/.mim/:
 # either way configs/ is a sibling of tools/.
@@ -111,6 +112,7 @@ def ifam_cfg(arch: str,
         light_selector (bool): Stage 1 of half the width. Defaults to
             False.
     """
+    prepare_config_parsing()  # as our tools: ifam_mm::, no pkg_resources
     cfg = copy.deepcopy(Config.fromfile(IFAM_BASE_CFG).model)
     selector = vit_cfg(arch, img_size, light=light_selector)
     cfg.backbone.update(selector, frozen=frozen)

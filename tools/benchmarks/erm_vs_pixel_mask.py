@@ -31,6 +31,7 @@ from mmengine.runner import Runner
 import ifam_mm  # noqa: F401  (registers the plugin's modules)
 from ifam_mm.datasets.spurious_shapes import (SpuriousShapes,
                                               decode_label_map, token_leakage)
+from ifam_mm.utils.config_parsing import prepare_config_parsing
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -63,6 +64,7 @@ def parse_args() -> argparse.Namespace:
 
 def build_cfg(model: str, seed: int, args: argparse.Namespace) -> Config:
     """Dataset base config + a tiny ViT + a short AdamW schedule."""
+    prepare_config_parsing()  # as our tools: ifam_mm::, no pkg_resources
     cfg = Config.fromfile(DATASET_CFG)
     data = dict(seed=seed, cue=args.cue, data_root=args.data_root)
     if args.fg_source:

@@ -38,6 +38,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from ifam_mm.testing import make_cub_tree  # noqa: E402
+from ifam_mm.utils.config_parsing import prepare_config_parsing  # noqa: E402
 from analysis_tools.benchmark_models import ARCHS, amp_dtype  # noqa: E402
 from analysis_tools.benchmarking import (PAPER_IMG_PER_S,  # noqa: E402
                                          PAPER_SPEEDUP_TARGET,
@@ -93,6 +94,7 @@ def shrink(cfg: Config, arch: str, img_size: int) -> None:
 
 def training_cfg(device: str, data_root: str, work_dir: str, iters: int,
                  setting: dict) -> Config:
+    prepare_config_parsing()  # as our tools: ifam_mm::, no pkg_resources
     cfg = Config.fromfile(CUB_CONFIG)
     if setting['arch'] != 'vit-base-p14':
         shrink(cfg, setting['arch'], setting['train_size'])
