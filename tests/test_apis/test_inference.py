@@ -100,8 +100,10 @@ def test_model_hub_names_work_with_inference_model(tmp_path):
     image = np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8)
 
     result = inference_model(name, image, pretrained=ckpt, device='cpu')
-    by_path = inference_model(SHAPES_IFAM, image, pretrained=ckpt,
-                              device='cpu')
+    # inference_model takes hub names only; a config path goes to the
+    # inferencer (or get_model) directly.
+    by_path = ImageClassificationInferencer(
+        SHAPES_IFAM, pretrained=ckpt, device='cpu')(image)[0]
     assert result['pred_class'] in classes
     assert result['pred_scores'] == pytest.approx(by_path['pred_scores'])
     model = get_model(name, pretrained=ckpt, device='cpu')

@@ -163,3 +163,38 @@ def test_errors_name_the_problem_and_the_fix(toy, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match='needs an IFAMClassifier.*Drop'):
         _run(monkeypatch, image, HARDMASK, toy['hardmask'],
              '--remove-parts', 0)
+
+
+def test_token_thresholds_show_the_prediction_after_them(
+        toy, tmp_path, monkeypatch, capsys):
+    from ifam_mm.models.utils.token_thresholds import (
+        prototype_fingerprint, save_token_thresholds)
+    model = image_demo.build_inferencer(IFAM, toy['ifam'], 'cpu').model
+    num_parts = model.part_head.num_parts
+    # Every foreground token lies past a zero distance: all are removed
+    # from part 0, none (null) from the others.
+    thresholds = tmp_path / 'thresholds.json'
+    save_token_thresholds(
+        str(thresholds), [0.0] + [math.nan] * (num_parts - 1), 'distance',
+        0.97, toy['ifam'], prototype_fingerprint(model.part_head.prototypes))
+    out = tmp_path / 'out.png'
+    _run(monkeypatch, toy['images'][0], IFAM, toy['ifam'], '--out-file', out,
+         '--token-thresholds', thresholds, '--show-parts')
+    printed = capsys.readouterr().out
+    assert ' after --token-thresholds thresholds.json:' in printed
+    shares = [line for line in printed.splitlines() if 'kept' in line]
+    before, after = [float(line.rsplit('kept ', 1)[1].rstrip('%'))
+                     for line in shares]
+    part0 = float(shares[0].split('0: ', 1)[1].split('%')[0])
+    # The part map stays; stage 2 loses exactly part 0's tokens (shares
+    # are printed rounded to 1 %).
+    assert part0 > 0 and after < before
+    assert abs((before - after) - part0) <= 1
+    assert mmcv.imread(str(out)).shape[0] == 2 * ROW
+
+    calibrated_elsewhere = tmp_path / 'other.json'
+    save_token_thresholds(str(calibrated_elsewhere), [1.0] * num_parts,
+                          'distance', 0.97, 'other.pth', '0' * 64)
+    with pytest.raises(ValueError, match='part prototypes differ'):
+        _run(monkeypatch, toy['images'][0], IFAM, toy['ifam'],
+             '--token-thresholds', calibrated_elsewhere)
