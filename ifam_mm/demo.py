@@ -108,8 +108,9 @@ def _bars(summary: Dict[str, dict]) -> List[Tuple[str, str]]:
             ORACLE_MIN_WGA)
         lines.append((
             'The benchmark can show the mechanism',
-            f": ERM WGA {mean['erm']:.3f} (<= {ERM_MAX_WGA}) and oracle-mask WGA "
-            f"{mean['oracle_mask']:.3f} (>= {ORACLE_MIN_WGA}): "
+            f": ERM WGA {mean['erm']:.3f} (<= {ERM_MAX_WGA}) and "
+            f"oracle-mask WGA {mean['oracle_mask']:.3f} "
+            f'(>= {ORACLE_MIN_WGA}): '
             f"{'PASS' if ok else 'FAIL'}"))
     for model in ('ifam_no_st', 'ifam', 'ifam_intervened'):
         if not {model, 'erm', 'oracle_mask'} <= set(mean):
@@ -124,8 +125,9 @@ def _bars(summary: Dict[str, dict]) -> List[Tuple[str, str]]:
               and closed >= IFAM_MIN_GAP_CLOSED - 1e-9 and beats)
         lines.append((
             'The method works',
-            f' ({model}): WGA {mean[model]:.3f} (>= {IFAM_MIN_WGA}), closes {closed:.0%} of the ERM-to-oracle '
-            f'gap (>= {IFAM_MIN_GAP_CLOSED:.0%}), PDiscoFormer alone '
+            f' ({model}): WGA {mean[model]:.3f} (>= {IFAM_MIN_WGA}), '
+            f'closes {closed:.0%} of the ERM-to-oracle gap (>= '
+            f'{IFAM_MIN_GAP_CLOSED:.0%}), PDiscoFormer alone '
             f"{mean.get('pdiscoformer', float('nan')):.3f}: "
             f"{'PASS' if ok else 'FAIL'}"))
     return lines

@@ -63,9 +63,9 @@ def write_html_report(out_file: str,
     Examples:
         >>> from ifam_mm.visualization import write_html_report
         >>> page = write_html_report(
-        ...     'index.html', 'Run', table=[['model', 'WGA'], ['ifam', '0.75']])
+        ...     'index.html', 'Run', table=[['model', 'WGA'], ['ifam', '.75']])
         >>> with open(page) as f:
-        ...     '<td>0.75</td>' in f.read()
+        ...     '<td>.75</td>' in f.read()
         True
     """
     page_dir = osp.dirname(osp.abspath(out_file))
