@@ -183,7 +183,7 @@ def write_page(args, gallery, num_parts: int, first: list) -> None:
             (f'part {part}: the images where it covers most tokens',
              [(overlay(item.name), f'{item.fraction:.0%} {item.name}')
               for item in gallery.top(part)]))
-    galleries.append((f'the first {len(first)} images of the split',
+    galleries.append((f'the first images of the split ({len(first)})',
                       [(overlay(name), name) for name in first]))
     text = [
         f'Checkpoint {args.checkpoint}. Each thumbnail links to the full '

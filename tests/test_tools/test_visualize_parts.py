@@ -82,7 +82,7 @@ def test_html_links_every_gallery_image_to_its_overlay(
         re.findall(r'<h2>([^<]*)</h2>\n(.*?)(?=<h2>|</body>)', page, re.S)]
     assert [heading for heading, _ in sections] == [
         f'part {k}: the images where it covers most tokens' for k in range(4)
-    ] + ['the first 1 images of the split']
+    ] + ['the first images of the split (1)']
     assert sections[-1][1] == [('parts_0_checker_000_0.png',
                                 '0_checker_000')]
     members = set()
