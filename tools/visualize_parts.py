@@ -161,8 +161,9 @@ def draw(model, cfg: Config, args):
                 f'gallery_part_{part}',
                 visualizer.draw_part_gallery(part, gallery.top(part),
                                              num_parts))
+        drawn = set(first)
         for name, (image, sample) in members.items():
-            if name not in first:
+            if name not in drawn:
                 draw_overlay(image, sample, name)
     if args.html:
         write_page(args, gallery, num_parts, first)
