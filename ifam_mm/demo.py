@@ -2,9 +2,11 @@
 """Results records and the report of ``tools/demo.py`` (docs/demo.md)."""
 import glob
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+
+from ifam_mm.visualization import write_html_report
 
 # Model order of the report, and what each row is.
 DESCRIPTIONS = dict(
@@ -25,6 +27,8 @@ ERM_MAX_WGA = 0.20
 ORACLE_MIN_WGA = 0.70
 IFAM_MIN_WGA = 0.60
 IFAM_MIN_GAP_CLOSED = 0.5
+RESULTS_HEADER = ('model', 'seeds', 'WGA', 'average acc', 'coin-flip WGA',
+                  'fg IoU', 'kept fraction', 'cue tokens kept', 'train s')
 
 
 def record_from_metrics(model: str, seed: int, metrics: Dict[str, float],
@@ -89,17 +93,25 @@ def summarise(records: List[dict]) -> Dict[str, dict]:
 
 
 def check_bars(summary: Dict[str, dict]) -> List[str]:
-    """The issue's two bars, one line each, on the mean over seeds."""
+    """The issue's two bars, one Markdown line each, on the mean over
+    seeds."""
+    return [f'- **{title}**{text}' for title, text in _bars(summary)]
+
+
+def _bars(summary: Dict[str, dict]) -> List[Tuple[str, str]]:
+    """The bars as (title, rest of the line) pairs, for the Markdown and
+    HTML reports."""
     lines = []
     mean = {model: stats['wga'][0] for model, stats in summary.items()}
     if 'erm' in mean and 'oracle_mask' in mean:
         ok = mean['erm'] <= ERM_MAX_WGA and mean['oracle_mask'] >= (
             ORACLE_MIN_WGA)
-        lines.append(
-            f"- **The benchmark can show the mechanism**: ERM WGA "
-            f"{mean['erm']:.3f} (<= {ERM_MAX_WGA}) and oracle-mask WGA "
-            f"{mean['oracle_mask']:.3f} (>= {ORACLE_MIN_WGA}): "
-            f"{'PASS' if ok else 'FAIL'}")
+        lines.append((
+            'The benchmark can show the mechanism',
+            f": ERM WGA {mean['erm']:.3f} (<= {ERM_MAX_WGA}) and "
+            f"oracle-mask WGA {mean['oracle_mask']:.3f} "
+            f'(>= {ORACLE_MIN_WGA}): '
+            f"{'PASS' if ok else 'FAIL'}"))
     for model in ('ifam_no_st', 'ifam', 'ifam_intervened'):
         if not {model, 'erm', 'oracle_mask'} <= set(mean):
             continue
@@ -111,12 +123,13 @@ def check_bars(summary: Dict[str, dict]) -> List[str]:
         # rounding.
         ok = (mean[model] >= IFAM_MIN_WGA
               and closed >= IFAM_MIN_GAP_CLOSED - 1e-9 and beats)
-        lines.append(
-            f'- **The method works** ({model}): WGA {mean[model]:.3f} (>= '
-            f'{IFAM_MIN_WGA}), closes {closed:.0%} of the ERM-to-oracle '
-            f'gap (>= {IFAM_MIN_GAP_CLOSED:.0%}), PDiscoFormer alone '
+        lines.append((
+            'The method works',
+            f' ({model}): WGA {mean[model]:.3f} (>= {IFAM_MIN_WGA}), '
+            f'closes {closed:.0%} of the ERM-to-oracle gap (>= '
+            f'{IFAM_MIN_GAP_CLOSED:.0%}), PDiscoFormer alone '
             f"{mean.get('pdiscoformer', float('nan')):.3f}: "
-            f"{'PASS' if ok else 'FAIL'}")
+            f"{'PASS' if ok else 'FAIL'}"))
     return lines
 
 
@@ -129,18 +142,30 @@ def _fmt(stats: dict, key: str) -> str:
     return f'{mean:.3f} ± {std:.3f}' if stats['seeds'] > 1 else f'{mean:.3f}'
 
 
+def results_rows(summary: Dict[str, dict], coin: float) -> List[List[str]]:
+    """The cells of the results table (``RESULTS_HEADER``), one row per
+    model: its name, then its numbers."""
+    return [[
+        model,
+        str(stats['seeds']),
+        _fmt(stats, 'wga'),
+        _fmt(stats, 'aa'), f'{coin:.3f}',
+        _fmt(stats, 'fg_iou'),
+        _fmt(stats, 'kept_fraction'),
+        _fmt(stats, 'cue_kept'),
+        _fmt(stats, 'train_seconds')
+    ] for model, stats in summary.items()]
+
+
 def results_table(summary: Dict[str, dict], coin: float) -> str:
+    """The results table in Markdown."""
     lines = [
-        '| model | seeds | WGA | average acc | coin-flip WGA | fg IoU | '
-        'kept fraction | cue tokens kept | train s |',
-        '|---|---|---|---|---|---|---|---|---|'
+        '| ' + ' | '.join(RESULTS_HEADER) + ' |',
+        '|' + '---|' * len(RESULTS_HEADER)
     ]
-    for model, stats in summary.items():
-        lines.append(
-            f"| `{model}`: {DESCRIPTIONS[model]} | {stats['seeds']} | "
-            f"{_fmt(stats, 'wga')} | {_fmt(stats, 'aa')} | {coin:.3f} | "
-            f"{_fmt(stats, 'fg_iou')} | {_fmt(stats, 'kept_fraction')} | "
-            f"{_fmt(stats, 'cue_kept')} | {_fmt(stats, 'train_seconds')} |")
+    for model, *cells in results_rows(summary, coin):
+        lines.append(f'| `{model}`: {DESCRIPTIONS[model]} | ' +
+                     ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -177,37 +202,58 @@ def save_group_chart(records: List[dict], path: str) -> None:
 def write_report(work_dir: str, records: List[dict], settings: dict,
                  cue: str, total_seconds: float, coin: float,
                  loo_chart: Optional[str] = None) -> str:
-    """Write ``report.md`` (and its group chart) under ``work_dir``."""
+    """Write ``report.md`` and ``report.html`` (and their group chart)
+    under ``work_dir``; returns the path of ``report.md``."""
     summary = summarise(records)
-    save_group_chart(records, osp.join(work_dir, 'group_accuracy.png'))
-    lines = [
-        '# iFAM on SpuriousShapes: results of tools/demo.py', '',
+    group_chart = osp.join(work_dir, 'group_accuracy.png')
+    save_group_chart(records, group_chart)
+    intro = (
         f"Cue: `{cue}`; seeds {settings['seeds']}; "
         f"{settings['max_epochs']} epochs per model; total "
         f'{total_seconds / 60:.1f} min. Test numbers, each read once from '
         'the checkpoint with the best validation worst-group accuracy. '
         'Read every worst-group accuracy (WGA) beside the average accuracy '
-        'and the coin-flip WGA.', '',
-        results_table(summary, coin), '', '## Bars', ''
-    ] + check_bars(summary) + [
-        '', '## Straight-through versus detached mask', '',
+        'and the coin-flip WGA.')
+    straight_through = (
         'Fraction of cue tokens stage 2 can read (`cue tokens kept`) and '
         'WGA: `ifam` trains stage 1 through the mask with the '
-        'straight-through gradient, `ifam_no_st` detaches it.', '',
-        '## Per-group accuracy', '', '![](group_accuracy.png)', ''
-    ]
+        'straight-through gradient, `ifam_no_st` detaches it.')
+    charts = [('Per-group accuracy', group_chart)]
     if loo_chart:
-        lines += [
-            '## Leave-one-out (validation, first seed)', '',
-            f'![]({osp.relpath(loo_chart, work_dir)})', ''
-        ]
+        charts.append(('Leave-one-out (validation, first seed)', loo_chart))
     audit = sorted(
         glob.glob(osp.join(work_dir, 'visual_audit', '**', '*.png'),
                   recursive=True))
+    audit_heading = 'Part maps and per-part galleries (first seed)'
+
+    lines = [
+        '# iFAM on SpuriousShapes: results of tools/demo.py', '', intro, '',
+        results_table(summary, coin), '', '## Bars', ''
+    ] + check_bars(summary) + [
+        '', '## Straight-through versus detached mask', '', straight_through,
+        ''
+    ]
+    for heading, chart in charts:
+        lines += [
+            f'## {heading}', '', f'![]({osp.relpath(chart, work_dir)})', ''
+        ]
     if audit:
-        lines += ['## Part maps and per-part galleries (first seed)', '']
+        lines += [f'## {audit_heading}', '']
         lines += [f'![]({osp.relpath(p, work_dir)})' for p in audit]
     path = osp.join(work_dir, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
+
+    table = [list(RESULTS_HEADER)] + [[
+        f'{model}: {DESCRIPTIONS[model]}', *cells
+    ] for model, *cells in results_rows(summary, coin)]
+    write_html_report(
+        osp.join(work_dir, 'report.html'),
+        'iFAM on SpuriousShapes: results of tools/demo.py',
+        text=[intro, straight_through],
+        table=table,
+        checks=[title + text for title, text in _bars(summary)],
+        charts=charts,
+        galleries=[(audit_heading, [(p, osp.relpath(p, work_dir))
+                                    for p in audit])] if audit else [])
     return path

@@ -145,6 +145,8 @@ def test_write_report(tmp_path):
     audit.mkdir(parents=True)
     (audit / 'overlay_0.png').write_bytes(b'')
     loo = tmp_path / 'seed0' / 'ifam' / 'loo.png'
+    loo.parent.mkdir(parents=True)
+    loo.write_bytes(b'')
 
     path = write_report(str(tmp_path), records,
                         dict(seeds=[0], max_epochs=3), 'background', 90.0,
@@ -170,3 +172,15 @@ def test_write_report(tmp_path):
     assert '![](group_accuracy.png)' in text
     assert '![](seed0/ifam/loo.png)' in text
     assert '![](visual_audit/test/overlay_0.png)' in text
+
+    # report.html: the same table, bars and images, linked relatively.
+    with open(tmp_path / 'report.html') as f:
+        page = f.read()
+    assert '<td>ifam: iFAM, straight-through mask gradient (paper)</td>' \
+        '<td>1</td><td>0.700</td><td>0.800</td><td>0.464</td>' in page
+    assert page.count(': PASS</li>') == 2
+    assert 'Cue: `background`; seeds [0]; 3 epochs' in page
+    for image in ('group_accuracy.png', 'seed0/ifam/loo.png',
+                  'visual_audit/test/overlay_0.png'):
+        assert f'src="{image}"' in page
+    assert str(tmp_path) not in page

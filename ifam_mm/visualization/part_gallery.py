@@ -2,7 +2,7 @@
 """Streaming per-part galleries: the images where each part is largest."""
 import heapq
 from dataclasses import dataclass
-from typing import List
+from typing import List, Set
 
 import mmcv
 import numpy as np
@@ -84,6 +84,10 @@ class PartGallery:
     def top(self, part: int) -> List[GalleryItem]:
         """The part's images, largest share first (empty if none has it)."""
         return [entry[3] for entry in sorted(self._heaps[part], reverse=True)]
+
+    def names(self) -> Set[str]:
+        """Names of the images in any part's gallery."""
+        return {entry[3].name for heap in self._heaps for entry in heap}
 
     def gather(self) -> None:
         """Merge the candidates of all ranks (a no-op in one process).

@@ -45,4 +45,5 @@ def test_quick_demo_meets_the_bars(tmp_path, run_tool):
     assert ifam['cue_kept'] < 0.05
     report = (work_dir / 'report.md').read_text()
     assert '| `ifam_no_st`' in report
+    assert osp.isfile(work_dir / 'report.html')
     assert osp.isfile(work_dir / 'group_accuracy.png')

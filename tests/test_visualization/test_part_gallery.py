@@ -40,6 +40,8 @@ def test_each_part_gets_the_images_where_it_is_largest():
     assert names(1) == ['img1', 'img3']
     assert names(2) == ['img2', 'img3']
     assert names(3) == []
+    # The union of the parts' galleries.
+    assert gallery.names() == {'img0', 'img1', 'img2', 'img3'}
     top = gallery.top(1)[0]
     assert top.fraction == pytest.approx(7 / 16)
     assert top.image[0, 0, 0] == 10 and torch.equal(
