@@ -221,9 +221,18 @@ def write_report(work_dir: str, records: List[dict], settings: dict,
     charts = [('Per-group accuracy', group_chart)]
     if loo_chart:
         charts.append(('Leave-one-out (validation, first seed)', loo_chart))
-    audit = sorted(
-        glob.glob(osp.join(work_dir, 'visual_audit', '**', '*.png'),
-                  recursive=True))
+    audit_dir = osp.join(work_dir, 'visual_audit')
+    audit_page = osp.join(audit_dir, 'index.html')
+    if osp.isfile(audit_page):
+        # visualize_parts --html: its page links each gallery image to its
+        # overlay; the reports show the gallery strips and link the page.
+        audit = sorted(glob.glob(osp.join(audit_dir, 'gallery_*.png')))
+        links = [('Per-part galleries, each image linked to its part '
+                  'overlay', audit_page)]
+    else:
+        audit = sorted(
+            glob.glob(osp.join(audit_dir, '**', '*.png'), recursive=True))
+        links = []
     audit_heading = 'Part maps and per-part galleries (first seed)'
 
     lines = [
@@ -240,6 +249,7 @@ def write_report(work_dir: str, records: List[dict], settings: dict,
     if audit:
         lines += [f'## {audit_heading}', '']
         lines += [f'![]({osp.relpath(p, work_dir)})' for p in audit]
+        lines += [f'[{text}]({osp.relpath(p, work_dir)})' for text, p in links]
     path = osp.join(work_dir, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -255,5 +265,6 @@ def write_report(work_dir: str, records: List[dict], settings: dict,
         checks=[title + text for title, text in _bars(summary)],
         charts=charts,
         galleries=[(audit_heading, [(p, osp.relpath(p, work_dir))
-                                    for p in audit])] if audit else [])
+                                    for p in audit])] if audit else [],
+        links=links)
     return path

@@ -184,3 +184,28 @@ def test_write_report(tmp_path):
                   'visual_audit/test/overlay_0.png'):
         assert f'src="{image}"' in page
     assert str(tmp_path) not in page
+
+
+def test_write_report_links_the_audit_page(tmp_path):
+    """With visualize_parts --html's page, the reports show the gallery
+    strips and link the page (which links every overlay), not each
+    overlay."""
+    records = [record('erm', 0, 0.1), record('oracle_mask', 0, 0.9)]
+    audit = tmp_path / 'visual_audit'
+    audit.mkdir()
+    for name in ('gallery_part_0_0.png', 'parts_3_x_0.png', 'index.html'):
+        (audit / name).write_bytes(b'')
+
+    path = write_report(str(tmp_path), records,
+                        dict(seeds=[0], max_epochs=3), 'background', 90.0,
+                        0.464)
+
+    with open(path) as f:
+        text = f.read()
+    with open(tmp_path / 'report.html') as f:
+        page = f.read()
+    assert '![](visual_audit/gallery_part_0_0.png)' in text
+    assert 'parts_3_x_0.png' not in text + page
+    assert '](visual_audit/index.html)' in text
+    assert 'src="visual_audit/gallery_part_0_0.png"' in page
+    assert 'href="visual_audit/index.html"' in page

@@ -238,7 +238,8 @@ def main():
             jobs.append([('visualize_parts.py', [
                 config, checkpoint, '--out-dir',
                 osp.join(work_dir, 'visual_audit'), '--split', 'test',
-                '--num-images', '6', '--gallery-size', '6', '--cfg-options'
+                '--num-images', '6', '--gallery-size', '6', '--html',
+                '--cfg-options'
             ] + data)])
             weights.append(VISUALIZE_COST)
         runner.jobs(jobs, weights)

@@ -33,7 +33,8 @@ def write_html_report(out_file: str,
                       table: Optional[Sequence[Sequence[str]]] = None,
                       checks: Sequence[str] = (),
                       charts: Sequence[Tuple[str, str]] = (),
-                      galleries: Sequence[Gallery] = ()) -> str:
+                      galleries: Sequence[Gallery] = (),
+                      links: Sequence[Tuple[str, str]] = ()) -> str:
     """Write an HTML page that shows a run's results and images.
 
     Paths are read from the current directory (or are absolute); the page
@@ -52,6 +53,8 @@ def write_html_report(out_file: str,
         galleries (Sequence[tuple]): ``(heading, items)`` pairs: a row of
             thumbnails per heading, one per ``(image path, caption)`` item,
             each a link to its full-size image. Defaults to ().
+        links (Sequence[tuple]): ``(text, path)`` pairs, a list of links
+            to further pages or files at the end. Defaults to ().
 
     Returns:
         str: ``out_file``.
@@ -87,6 +90,10 @@ def write_html_report(out_file: str,
     for heading, items in galleries:
         parts.append(f'<h2>{_esc(heading)}</h2>')
         parts.append(_row(items, src) if items else '<p>(no image)</p>')
+    if links:
+        parts.append('<ul>' + ''.join(
+            f'<li><a href="{src(path)}">{_esc(label)}</a></li>'
+            for label, path in links) + '</ul>')
     page = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">'
             f'\n<title>{_esc(title)}</title>\n<style>{_STYLE}</style>\n'
             '</head>\n<body>\n' + '\n'.join(parts) + '\n</body>\n</html>\n')
