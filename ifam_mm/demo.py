@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ifam_mm.visualization import write_html_report
+from .demo_timing import PhaseClock
 
 # Model order of the report, and what each row is.
 DESCRIPTIONS = dict(
@@ -199,18 +200,37 @@ def save_group_chart(records: List[dict], path: str) -> None:
     plt.close(fig)
 
 
-def write_report(work_dir: str, records: List[dict], settings: dict,
-                 cue: str, total_seconds: float, coin: float,
-                 loo_chart: Optional[str] = None) -> str:
+def write_report(work_dir: str,
+                 records: List[dict],
+                 settings: dict,
+                 cue: str,
+                 clock: PhaseClock,
+                 coin: float,
+                 loo_chart: Optional[str] = None,
+                 total: Optional[float] = None) -> str:
     """Write ``report.md`` and ``report.html`` (and their group chart)
-    under ``work_dir``; returns the path of ``report.md``."""
+    under ``work_dir``; returns the path of ``report.md``.
+
+    Args:
+        work_dir (str): The demo's work directory.
+        records (list[dict]): One per model and seed
+            (:func:`record_from_metrics`).
+        settings (dict): ``seeds`` and ``max_epochs`` of the run.
+        cue (str): The spurious cue.
+        clock (PhaseClock): The run's phases, for "Where the time went".
+        coin (float): The coin-flip WGA (:func:`coin_flip_wga`).
+        loo_chart (str, optional): The leave-one-out chart.
+        total (float, optional): The run's seconds. Defaults to
+            ``clock.total()``.
+    """
+    total = clock.total() if total is None else total
     summary = summarise(records)
     group_chart = osp.join(work_dir, 'group_accuracy.png')
     save_group_chart(records, group_chart)
     intro = (
         f"Cue: `{cue}`; seeds {settings['seeds']}; "
         f"{settings['max_epochs']} epochs per model; total "
-        f'{total_seconds / 60:.1f} min. Test numbers, each read once from '
+        f'{total / 60:.1f} min. Test numbers, each read once from '
         'the checkpoint with the best validation worst-group accuracy. '
         'Read every worst-group accuracy (WGA) beside the average accuracy '
         'and the coin-flip WGA.')
@@ -250,6 +270,8 @@ def write_report(work_dir: str, records: List[dict], settings: dict,
         lines += [f'## {audit_heading}', '']
         lines += [f'![]({osp.relpath(p, work_dir)})' for p in audit]
         lines += [f'[{text}]({osp.relpath(p, work_dir)})' for text, p in links]
+        lines += ['']
+    lines += ['## Where the time went', '', clock.table(total)]
     path = osp.join(work_dir, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -260,7 +282,7 @@ def write_report(work_dir: str, records: List[dict], settings: dict,
     write_html_report(
         osp.join(work_dir, 'report.html'),
         'iFAM on SpuriousShapes: results of tools/demo.py',
-        text=[intro, straight_through],
+        text=[intro, straight_through, clock.summary(total)],
         table=table,
         checks=[title + text for title, text in _bars(summary)],
         charts=charts,

@@ -6,6 +6,7 @@ import pytest
 
 from ifam_mm.demo import (check_bars, coin_flip_wga, record_from_metrics,
                           summarise, write_report)
+from ifam_mm.demo_timing import PhaseClock
 
 IFAM_METRICS = {
     'accuracy/top1': 80.0,
@@ -148,9 +149,11 @@ def test_write_report(tmp_path):
     loo.parent.mkdir(parents=True)
     loo.write_bytes(b'')
 
+    clock = PhaseClock(started=0.0)
+    clock.phases = [('training `erm`', 30.0), ('training `ifam`', 45.0)]
     path = write_report(str(tmp_path), records,
-                        dict(seeds=[0], max_epochs=3), 'background', 90.0,
-                        0.464, loo_chart=str(loo))
+                        dict(seeds=[0], max_epochs=3), 'background', clock,
+                        0.464, loo_chart=str(loo), total=90.0)
 
     assert path == osp.join(str(tmp_path), 'report.md')
     with open(path) as f:
@@ -172,6 +175,13 @@ def test_write_report(tmp_path):
     assert '![](group_accuracy.png)' in text
     assert '![](seed0/ifam/loo.png)' in text
     assert '![](visual_audit/test/overlay_0.png)' in text
+    assert text.endswith('## Where the time went\n\n'
+                         '| phase | runs | seconds | share |\n'
+                         '|---|---|---|---|\n'
+                         '| training `erm` | 1 | 30 | 33% |\n'
+                         '| training `ifam` | 1 | 45 | 50% |\n'
+                         '| imports, worker start, report | 1 | 15 | 17% |\n'
+                         '| total | | 90 | 100% |\n')
 
     # report.html: the same table, bars and images, linked relatively.
     with open(tmp_path / 'report.html') as f:
@@ -180,6 +190,9 @@ def test_write_report(tmp_path):
         '<td>1</td><td>0.700</td><td>0.800</td><td>0.464</td>' in page
     assert page.count(': PASS</li>') == 2
     assert 'Cue: `background`; seeds [0]; 3 epochs' in page
+    assert ('Where the 1.5 min went: training `erm` 30 s (33%); training '
+            '`ifam` 45 s (50%); imports, worker start, report 15 s (17%).'
+            in page)
     for image in ('group_accuracy.png', 'seed0/ifam/loo.png',
                   'visual_audit/test/overlay_0.png'):
         assert f'src="{image}"' in page
@@ -197,8 +210,8 @@ def test_write_report_links_the_audit_page(tmp_path):
         (audit / name).write_bytes(b'')
 
     path = write_report(str(tmp_path), records,
-                        dict(seeds=[0], max_epochs=3), 'background', 90.0,
-                        0.464)
+                        dict(seeds=[0], max_epochs=3), 'background',
+                        PhaseClock(), 0.464)
 
     with open(path) as f:
         text = f.read()

@@ -33,11 +33,12 @@ import time
 
 import mmengine
 import numpy as np
-from mmengine.logging import MMLogger, print_log
+from mmengine.logging import MMLogger
 
 from ifam_mm.datasets.spurious_shapes import SpuriousShapes
 from ifam_mm.demo import coin_flip_wga, record_from_metrics, write_report
 from ifam_mm.demo_runner import InProcessRunner, StepRunner, SubprocessRunner
+from ifam_mm.demo_timing import PhaseClock
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -126,6 +127,9 @@ def parse_args():
         help='run every step as its own process, with the logged command, '
         'instead of inside the workers of one torchrun launch (slower by '
         'the start of each process; same results)')
+    # Set by launch_workers: the workers' report counts from the launch.
+    parser.add_argument(
+        '--launched-at', type=float, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -138,19 +142,21 @@ def best_checkpoint(work_dir: str) -> str:
     return osp.join(work_dir, best[0])
 
 
-def ensure_pretrained(args, runner: StepRunner, data_options: list) -> str:
+def ensure_pretrained(args, runner: StepRunner, data_options: list,
+                      clock: PhaseClock) -> str:
     path = osp.abspath(args.pretrained)
     if osp.isfile(path):
         if runner.is_main:
             runner.log(f'Reusing the pretrained ViT {path}')
         return path
     work_dir = osp.join(osp.abspath(args.work_dir), 'pretrain')
-    runner.train(PRETRAIN_CONFIG, work_dir, data_options[:1])
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    runner.tool(
-        osp.join('model_converters', 'extract_vit_weights.py'),
-        [checkpoint, path])
+    with clock.phase('pretraining (once: later runs reuse the file)'):
+        runner.train(PRETRAIN_CONFIG, work_dir, data_options[:1])
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+        runner.tool(
+            osp.join('model_converters', 'extract_vit_weights.py'),
+            [checkpoint, path])
     return path
 
 
@@ -161,7 +167,7 @@ def launch_workers(args) -> None:
         sys.executable, '-m', 'torch.distributed.run', '--standalone',
         f'--nproc_per_node={args.procs}',
         osp.abspath(__file__)
-    ] + sys.argv[1:]
+    ] + sys.argv[1:] + ['--launched-at', repr(time.time())]
     print('Running: ' + ' '.join(cmd), flush=True)
     result = subprocess.run(cmd, cwd=os.getcwd())
     if result.returncode != 0:
@@ -189,11 +195,11 @@ def main():
         log_file=osp.join(work_dir, 'demo.log') if main_process else None)
     runner_type = SubprocessRunner if args.stock_tools else InProcessRunner
     runner = runner_type(TOOLS_DIR, logger, args.procs)
-    start = time.perf_counter()
+    clock = PhaseClock(started=args.launched_at)
 
     data_root = osp.abspath(args.data_root)
     pretrained = ensure_pretrained(args, runner, [
-        f'train_dataloader.dataset.data_root={data_root}'])
+        f'train_dataloader.dataset.data_root={data_root}'], clock)
 
     records = []
     for seed in settings['seeds']:
@@ -220,7 +226,9 @@ def main():
             if name.startswith('ifam'):
                 options.append(
                     f'model.stage2_backbone.pretrained={pretrained}')
-            seconds = runner.train(config, run_dir, options)
+            # The first training of a seed also generates its data.
+            with clock.phase(f'training `{name}`'):
+                seconds = runner.train(config, run_dir, options)
             runs[name] = (config, best_checkpoint(run_dir), run_dir, seconds)
 
         # The tests, interventions and part maps of this seed do not depend
@@ -242,7 +250,8 @@ def main():
                 '--cfg-options'
             ] + data)])
             weights.append(VISUALIZE_COST)
-        runner.jobs(jobs, weights)
+        with clock.phase('tests, interventions and part maps'):
+            runner.jobs(jobs, weights)
 
         if runner.is_main:
             for name, (_, _, run_dir, seconds) in runs.items():
@@ -266,12 +275,14 @@ def main():
         [test.get_data_info(i)['group_label'] for i in range(len(test))])
     loo_chart = osp.join(work_dir, f"seed{settings['seeds'][0]}",
                          INTERVENED, 'interventions', 'leave_one_out.png')
-    write_report(work_dir, records, settings, args.cue,
-                 time.perf_counter() - start, coin_flip_wga(groups.tolist()),
-                 loo_chart if osp.isfile(loo_chart) else None)
-    total = time.perf_counter() - start
-    runner.log(f'Done in {total / 60:.1f} min: {results_file} and '
-               f'{osp.join(work_dir, "report.md")}')
+    total = clock.total()
+    mmengine.dump(
+        clock.to_dict(total), osp.join(work_dir, 'timings.json'), indent=2)
+    write_report(work_dir, records, settings, args.cue, clock,
+                 coin_flip_wga(groups.tolist()),
+                 loo_chart if osp.isfile(loo_chart) else None, total=total)
+    runner.log(f'Done in {clock.total() / 60:.1f} min: {results_file} and '
+               f'{osp.join(work_dir, "report.md")}\n{clock.table(total)}')
 
 
 def test_step(config: str, checkpoint: str, work_dir: str,
