@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ifam_mm.visualization import write_html_report
-from .demo_timing import PhaseClock
+from ifam_mm.demo_timing import PhaseClock
 
 # Model order of the report, and what each row is.
 DESCRIPTIONS = dict(

@@ -18,8 +18,9 @@ once; ``--stock-tools`` runs each command as its own process instead
 3. ``ifam_intervened``: the iFAM checkpoint with calibrated token removal
    (q = 0.99 on the training split) and the parts that leave-one-out selects
    on the validation split, tested once.
-4. Write ``<work-dir>/results.json`` and ``<work-dir>/report.md`` (table,
-   bars, part overlays and galleries, per-group and leave-one-out charts).
+4. Write ``<work-dir>/results.json``, ``<work-dir>/report.md`` (table,
+   bars, part overlays and galleries, per-group and leave-one-out charts,
+   where the time went) and ``<work-dir>/timings.json``.
 
 Example:
     python tools/demo.py [--quick] [--work-dir work_dirs/demo] [--stock-tools]
